@@ -1,0 +1,1 @@
+"""L4: the command line, one module per verb."""

@@ -1,0 +1,46 @@
+"""`smallfirst` entry point: registers the verbs and turns errors into one line + exit code."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from smallfirst.core.errors import ConfigError, SmallfirstError
+
+
+def build() -> typer.Typer:
+    from smallfirst.cli import config as config_cli
+    from smallfirst.cli import serve as serve_cli
+
+    app = typer.Typer(name="smallfirst", no_args_is_help=True, add_completion=False,
+                      help="SLM-first gateway: answer locally first, escalate only when needed.")
+    app.command("serve")(serve_cli.serve)
+    app.add_typer(config_cli.app, name="config")
+    return app
+
+
+def main(argv: list[str] | None = None) -> int:
+    app = build()
+    try:
+        app(args=argv, standalone_mode=False)
+    except SmallfirstError as err:
+        print(f"smallfirst: error: {err.one_line()}", file=sys.stderr)
+        return 2 if isinstance(err, ConfigError) else 1
+    except typer.Exit as e:
+        return int(e.exit_code or 0)
+    except typer.Abort:
+        print("smallfirst: aborted", file=sys.stderr)
+        return 130
+    except Exception as e:  # click usage errors carry their own exit code
+        import click
+
+        if isinstance(e, click.ClickException):
+            e.show()
+            return e.exit_code
+        raise
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

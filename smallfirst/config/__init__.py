@@ -1,0 +1,1 @@
+"""L1: strict configuration schema, loading and resolution."""

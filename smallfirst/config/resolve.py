@@ -1,0 +1,62 @@
+"""Settings → runtime objects (backends, tiers, router, policies, store), through the registry."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from smallfirst.config.registry import backend_factory, router_factory
+from smallfirst.config.schema import EndpointConfig, Settings
+from smallfirst.core.protocols import Backend, Policy, Router, Store
+from smallfirst.core.tiers import Endpoint, Tier
+from smallfirst.core.types import FREE, Price
+
+
+@dataclass(slots=True)
+class Runtime:
+    tiers: list[Tier]
+    router: Router
+    policies: list[Policy]
+    store: Store
+
+
+def price_of(cfg: EndpointConfig) -> Price | None:
+    """Explicit price in config, else free for local endpoints, else the catalog's cited price."""
+    if cfg.price_input_per_mtok is not None or cfg.price_output_per_mtok is not None:
+        return Price(cfg.price_input_per_mtok or 0.0, cfg.price_output_per_mtok or 0.0, "config")
+    if cfg.is_local:
+        return FREE
+    from smallfirst.catalog import price_for
+
+    return price_for(cfg.model)
+
+
+def build_backend(cfg: EndpointConfig) -> Backend:
+    backend: Backend = backend_factory(cfg.backend)(cfg)
+    return backend
+
+
+def build_tiers(settings: Settings) -> list[Tier]:
+    tiers: list[Tier] = []
+    for t in settings.tiers:
+        eps = [Endpoint(build_backend(e), price_of(e), e.is_local, e.location or ("local" if e.is_local else
+                                                                                 "remote"))
+               for e in t.endpoints]
+        tiers.append(Tier(t.name, eps, t.strategy))
+    return tiers
+
+
+def build_router(settings: Settings) -> Router:
+    router: Router = router_factory(settings.routing.router)(settings)
+    return router
+
+
+def build_store(settings: Settings) -> Store:
+    from smallfirst.store.sqlite import SQLiteStore
+
+    return SQLiteStore(settings.log.path, batch_size=settings.log.batch_size,
+                       flush_interval_s=settings.log.flush_interval_s)
+
+
+def resolve(settings: Settings) -> Runtime:
+    return Runtime(tiers=build_tiers(settings), router=build_router(settings), policies=[],
+                   store=build_store(settings))

@@ -1,0 +1,116 @@
+"""The raw, strict schema of ``smallfirst.toml`` (pydantic, ``extra="forbid"``)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+DEFAULT_TIER_NAMES = ("local", "mid", "frontier")
+LOCAL_BACKENDS = frozenset({"embedded", "ollama", "ollama_native", "lmstudio", "llamacpp", "vllm", "fake"})
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class EndpointConfig(Strict):
+    """One model endpoint inside a tier."""
+
+    backend: str = Field(description="protocol or preset: embedded, openai, openai_compat, ollama, "
+                         "ollama_native, lmstudio, llamacpp, vllm, openrouter, gemini, anthropic, fake")
+    model: str = Field(default="", description="model id sent upstream (embedded: a label)")
+    name: str | None = Field(default=None, description="label in logs and /v1/models; default backend:model")
+    base_url: str | None = None
+    api_key_env: str | None = Field(default=None, description="name of the env var holding the API key")
+    model_path: str | None = Field(default=None, description="embedded: path to a GGUF file")
+    lora_path: str | None = Field(default=None, description="embedded: path to a LoRA GGUF adapter")
+    n_ctx: int | None = Field(default=None, ge=64)
+    n_threads: int | None = Field(default=None, ge=1)
+    timeout_s: float = Field(default=120.0, gt=0)
+    connect_timeout_s: float = Field(default=5.0, gt=0)
+    context_window: int | None = Field(default=None, ge=1)
+    price_input_per_mtok: float | None = Field(default=None, ge=0)
+    price_output_per_mtok: float | None = Field(default=None, ge=0)
+    location: str | None = Field(default=None, description="where data goes: local, eu, us …")
+    headers: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("api_key_env")
+    @classmethod
+    def _env_name(cls, v: str | None) -> str | None:
+        if v is not None and (not v or not all(ch.isalnum() or ch == "_" for ch in v)):
+            raise ValueError("must be the NAME of an environment variable (e.g. OPENAI_API_KEY), not a key")
+        return v
+
+    @property
+    def label(self) -> str:
+        return self.name or f"{self.backend}:{self.model or 'default'}"
+
+    @property
+    def is_local(self) -> bool:
+        if self.location is not None:
+            return self.location == "local"
+        if self.backend in LOCAL_BACKENDS:
+            return True
+        url = self.base_url or ""
+        return any(h in url for h in ("://127.0.0.1", "://localhost", "://[::1]"))
+
+
+class TierConfig(Strict):
+    name: str = Field(min_length=1)
+    endpoints: list[EndpointConfig] = Field(min_length=1)
+    strategy: Literal["ordered", "balanced"] = "ordered"
+
+    @property
+    def is_local(self) -> bool:
+        return all(e.is_local for e in self.endpoints)
+
+
+class ServerConfig(Strict):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+    max_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
+    admin_key_env: str | None = None
+
+
+class LogConfig(Strict):
+    path: str = "smallfirst.db"
+    store_prompts: bool = Field(default=False, description="store prompt/response text (opt-in)")
+    batch_size: int = Field(default=256, ge=1)
+    flush_interval_s: float = Field(default=0.2, gt=0)
+
+
+class RoutingConfig(Strict):
+    router: str = Field(default="rules", description="rules, learned, random, fixed")
+    artifact: str | None = Field(default=None, description="learned router artifact path")
+    fallback_up_chain: bool = Field(default=True, description="on backend failure, try higher tiers")
+    max_escalations: int = Field(default=2, ge=0)
+    fixed_tier: str | None = None
+    long_prompt_chars: int = Field(default=6000, ge=1)
+
+
+class Settings(Strict):
+    server: ServerConfig = ServerConfig()
+    log: LogConfig = LogConfig()
+    routing: RoutingConfig = RoutingConfig()
+    tiers: list[TierConfig] = Field(
+        default_factory=lambda: [TierConfig(name="local", endpoints=[EndpointConfig(backend="embedded",
+                                                                                    model="smollm2-135m")])]
+    )
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> Settings:
+        seen: set[str] = set()
+        for t in self.tiers:
+            if t.name in seen:
+                raise ValueError(f"tier name {t.name!r} is used twice; tier names must be unique")
+            seen.add(t.name)
+        if not self.tiers:
+            raise ValueError("at least one tier is required")
+        if self.routing.fixed_tier is not None and self.routing.fixed_tier not in seen:
+            raise ValueError(f"routing.fixed_tier {self.routing.fixed_tier!r} is not a tier name")
+        return self
+
+    @property
+    def tier_names(self) -> tuple[str, ...]:
+        return tuple(t.name for t in self.tiers)

@@ -1,0 +1,93 @@
+"""The only abstract base classes. Each has at most five methods."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator, Mapping, Sequence
+from typing import Any
+
+from smallfirst.core.types import (
+    Capabilities,
+    ChatChunk,
+    ChatRequest,
+    ChatResponse,
+    PolicyResult,
+    RequestRecord,
+    RouteChoice,
+    Signals,
+)
+
+
+class Backend(ABC):
+    """One model endpoint speaking one wire protocol.
+
+    Implementations raise only :mod:`smallfirst.core.errors` upstream errors; wire errors are
+    translated inside the backends package.
+    """
+
+    name: str  # endpoint label, e.g. "openai:gpt-4o-mini"
+    model: str  # model id sent upstream
+
+    @property
+    @abstractmethod
+    def capabilities(self) -> Capabilities: ...
+
+    @abstractmethod
+    async def complete(self, request: ChatRequest) -> ChatResponse: ...
+
+    @abstractmethod
+    def stream(self, request: ChatRequest) -> AsyncIterator[ChatChunk]:
+        """Yield chunks; the last one carries ``finish_reason`` (and ``usage`` when known)."""
+
+    @abstractmethod
+    async def health(self) -> dict[str, Any]:
+        """``{"ok": bool, ...details}``; never raises for an unreachable upstream."""
+
+    @abstractmethod
+    async def aclose(self) -> None: ...
+
+
+class Router(ABC):
+    """Scores a request per tier and picks the starting tier."""
+
+    @abstractmethod
+    def score(self, request: ChatRequest, signals: Signals) -> Mapping[str, float]:
+        """Per tier: probability that this tier answers well enough."""
+
+    @abstractmethod
+    def choose(self, request: ChatRequest, signals: Signals, tiers: Sequence[str]) -> RouteChoice:
+        """Pick the cheapest tier (among ``tiers``, cheapest first) expected to be good enough."""
+
+
+class Policy(ABC):
+    """Constrains the tiers a request may use, before the router chooses."""
+
+    @abstractmethod
+    def check(self, request: ChatRequest, signals: Signals, tiers: Sequence[str]) -> PolicyResult: ...
+
+
+class Store(ABC):
+    """The request log."""
+
+    @abstractmethod
+    def record(self, record: RequestRecord) -> None:
+        """Enqueue a row; must not block the response path."""
+
+    @abstractmethod
+    def query(self, *, since: float | None = None, until: float | None = None,
+              limit: int | None = None) -> list[RequestRecord]: ...
+
+    @abstractmethod
+    def flush(self) -> None:
+        """Write everything queued so far."""
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+
+class Scorer(ABC):
+    """Scores an answer against a task's expectation."""
+
+    @abstractmethod
+    def score(self, task: Mapping[str, Any], answer: str) -> float:
+        """A value in [0, 1]."""

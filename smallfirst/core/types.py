@@ -1,0 +1,206 @@
+"""Frozen value types shared by every layer."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+FinishReason = Literal["stop", "length", "tool_calls", "content_filter", "error"]
+
+AUTO_MODEL = "smallfirst/auto"
+MODEL_PREFIX = "smallfirst/"
+
+
+@dataclass(frozen=True, slots=True)
+class ChatRequest:
+    """An OpenAI-shaped chat request, validated.
+
+    ``body`` keeps every field the client sent (after validation), so OpenAI-compatible backends
+    can pass unknown-but-valid options through untouched. ``messages`` is the same list as
+    ``body["messages"]``.
+    """
+
+    model: str
+    messages: list[dict[str, Any]]
+    body: Mapping[str, Any]
+    stream: bool = False
+    include_usage: bool = False
+    max_tokens: int | None = None
+    temperature: float | None = None
+    response_format: Mapping[str, Any] | None = None
+    tools: list[dict[str, Any]] | None = None
+    logprobs: bool = False
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+
+    def text(self) -> str:
+        """All message text concatenated (string contents and text parts)."""
+        parts: list[str] = []
+        for m in self.messages:
+            c = m.get("content")
+            if isinstance(c, str):
+                parts.append(c)
+            elif isinstance(c, list):
+                parts.extend(p.get("text", "") for p in c if isinstance(p, dict) and p.get("type") == "text")
+        return "\n".join(parts)
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+    def to_openai(self) -> dict[str, int]:
+        return {
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "total_tokens": self.total_tokens,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ChatResponse:
+    """One completed answer, backend-neutral. ``message`` is an OpenAI assistant message dict."""
+
+    model: str
+    message: dict[str, Any]
+    finish_reason: str
+    usage: Usage
+    id: str = ""
+    logprobs: Mapping[str, Any] | None = None
+
+    @property
+    def content(self) -> str:
+        c = self.message.get("content")
+        return c if isinstance(c, str) else ""
+
+
+@dataclass(frozen=True, slots=True)
+class ChatChunk:
+    """One streaming delta. ``usage`` is set on the final chunk when the backend reports it."""
+
+    delta: dict[str, Any]
+    finish_reason: str | None = None
+    usage: Usage | None = None
+    logprobs: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Capabilities:
+    """What a backend endpoint can do."""
+
+    context_window: int | None = None
+    json_schema: bool = False
+    tools: bool = False
+    logprobs: bool = False
+    streaming: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Price:
+    """USD per million tokens."""
+
+    input_per_mtok: float
+    output_per_mtok: float
+    source: str = ""
+
+    def cost(self, usage: Usage) -> float:
+        return (usage.prompt_tokens * self.input_per_mtok + usage.completion_tokens * self.output_per_mtok) / 1e6
+
+
+FREE = Price(0.0, 0.0, "local: no API cost")
+
+
+@dataclass(frozen=True, slots=True)
+class Signals:
+    """Cheap features of a request, computed before routing."""
+
+    task_type: str = "chat"
+    prompt_chars: int = 0
+    prompt_tokens_est: int = 0
+    expected_output_tokens: int = 256
+    turns: int = 1
+    language: str = "en"
+    code_density: float = 0.0
+    math_density: float = 0.0
+    wants_json: bool = False
+    wants_tools: bool = False
+    reasoning_requested: bool = False
+    sensitive_classes: tuple[str, ...] = ()
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class RouteChoice:
+    """The router's pick: the tier to start at, and why."""
+
+    tier: str
+    reason: str
+    scores: Mapping[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyResult:
+    """Tiers a policy allows (in chain order) and the reasons for what it removed."""
+
+    allowed: tuple[str, ...]
+    reasons: tuple[str, ...] = ()
+    pin_local: bool = False  # fail closed: no fallback/escalation may leave the allowed set
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """One try of one endpoint."""
+
+    tier: str
+    model: str
+    endpoint: str
+    outcome: str  # "ok", or an error code / rejection reason
+    latency_ms: float = 0.0
+    cost_usd: float = 0.0
+    usage: Usage = Usage()
+
+
+@dataclass(frozen=True, slots=True)
+class RequestRecord:
+    """One row of the request log."""
+
+    request_id: str
+    ts: float
+    requested_model: str
+    tier: str | None
+    model: str | None
+    endpoint: str | None
+    status: int
+    error_code: str | None
+    reason: str
+    escalations: tuple[str, ...]
+    attempts: tuple[Attempt, ...]
+    prompt_tokens: int
+    completion_tokens: int
+    cost_usd: float
+    latency_ms: float
+    ttft_ms: float | None
+    stream: bool
+    task_type: str | None = None
+    sensitive: tuple[str, ...] = ()
+    prompt_text: str | None = None
+    response_text: str | None = None
+    api_key_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """How a request was served: the answering tier/endpoint, why, and what was tried first."""
+
+    tier: str
+    model: str
+    endpoint: str
+    reason: str
+    escalations: tuple[str, ...]
+    attempts: tuple[Attempt, ...]
+    cost_usd: float

@@ -1,0 +1,320 @@
+"""The request path: signals → policies → router → tier chain → (accept check) → record.
+
+Depends on protocols and core types only; concrete backends, routers, policies and stores are
+injected by the app factory.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from smallfirst.core.errors import (
+    ModelNotFoundError,
+    PolicyBlockedError,
+    SmallfirstError,
+    StreamInterruptedError,
+    UpstreamError,
+)
+from smallfirst.core.protocols import Backend, Policy, Router, Store
+from smallfirst.core.tiers import Endpoint, Tier
+from smallfirst.core.types import (
+    AUTO_MODEL,
+    MODEL_PREFIX,
+    Attempt,
+    ChatChunk,
+    ChatRequest,
+    ChatResponse,
+    Decision,
+    RequestRecord,
+    Signals,
+    Usage,
+)
+
+SignalFn = Callable[[ChatRequest], Signals]
+
+
+@dataclass(slots=True)
+class RequestContext:
+    """Mutable per-request state, owned by one request."""
+
+    request_id: str = field(default_factory=lambda: "req-" + uuid.uuid4().hex[:24])
+    t0: float = field(default_factory=time.perf_counter)
+    ts: float = field(default_factory=time.time)
+    requested_model: str = ""
+    stream: bool = False
+    signals: Signals | None = None
+    reason: str = ""
+    attempts: list[Attempt] = field(default_factory=list)
+    escalations: list[str] = field(default_factory=list)
+    ttft_ms: float | None = None
+    api_key_id: str | None = None
+    prompt_text: str | None = None
+    recorded: bool = False
+
+    def elapsed_ms(self) -> float:
+        return (time.perf_counter() - self.t0) * 1000.0
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    tier: Tier
+    endpoint: Endpoint
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    steps: tuple[Step, ...]
+    reason: str
+    pinned: bool  # fail closed: steps may not be extended by any fallback
+
+
+class Engine:
+    def __init__(
+        self,
+        tiers: Sequence[Tier],
+        router: Router,
+        store: Store,
+        *,
+        signals: SignalFn,
+        policies: Sequence[Policy] = (),
+        fallback_up_chain: bool = True,
+        max_escalations: int = 2,
+        store_prompts: bool = False,
+    ) -> None:
+        self.tiers = list(tiers)
+        self.router = router
+        self.store = store
+        self.policies = list(policies)
+        self._signals = signals
+        self.fallback_up_chain = fallback_up_chain
+        self.max_escalations = max_escalations
+        self.store_prompts = store_prompts
+        self._by_tier = {t.name: t for t in self.tiers}
+        self._by_model: dict[str, tuple[Tier, Endpoint]] = {}
+        for t in self.tiers:
+            for e in t.endpoints:
+                self._by_model.setdefault(e.backend.model, (t, e))
+                self._by_model.setdefault(e.backend.name, (t, e))
+
+    # ---- planning ------------------------------------------------------------------------------
+
+    def model_ids(self) -> list[tuple[str, str]]:
+        """(id, owned_by) for /v1/models: auto, each tier, each concrete model."""
+        out = [(AUTO_MODEL, "smallfirst")]
+        out += [(MODEL_PREFIX + t.name, "smallfirst") for t in self.tiers]
+        seen: set[str] = set()
+        for t in self.tiers:
+            for e in t.endpoints:
+                if e.backend.model not in seen:
+                    seen.add(e.backend.model)
+                    out.append((e.backend.model, f"smallfirst:{t.name}"))
+        return out
+
+    def endpoints(self) -> list[tuple[Tier, Endpoint]]:
+        return [(t, e) for t in self.tiers for e in t.endpoints]
+
+    def plan(self, request: ChatRequest, ctx: RequestContext) -> Plan:
+        sig = self._signals(request)
+        ctx.signals = sig
+        names = [t.name for t in self.tiers]
+        allowed = names
+        pinned = False
+        reasons: list[str] = []
+        for policy in self.policies:
+            res = policy.check(request, sig, allowed)
+            allowed = [n for n in allowed if n in res.allowed]
+            reasons.extend(res.reasons)
+            pinned = pinned or res.pin_local
+        if not allowed:
+            why = "; ".join(reasons) or "no tier allowed"
+            raise PolicyBlockedError(f"no tier may serve this request: {why}",
+                                     hint="add a tier that satisfies the policy, or relax the policy in config")
+        model = request.model
+        if model == AUTO_MODEL:
+            choice = self.router.choose(request, sig, allowed)
+            start = allowed.index(choice.tier) if choice.tier in allowed else 0
+            chain = allowed[start:] if self.fallback_up_chain else [allowed[start]]
+            steps = [Step(self._by_tier[n], e) for n in chain for e in self._by_tier[n].order()]
+            reason = choice.reason
+        elif model.startswith(MODEL_PREFIX) and model[len(MODEL_PREFIX):] in self._by_tier:
+            name = model[len(MODEL_PREFIX):]
+            if name not in allowed:
+                raise PolicyBlockedError(f"tier {name!r} is not allowed for this request: {'; '.join(reasons)}",
+                                         hint="use smallfirst/auto or a tier the policy allows")
+            tier = self._by_tier[name]
+            steps = [Step(tier, e) for e in tier.order()]
+            reason = f"pinned: tier {name} requested"
+        elif model in self._by_model:
+            tier, ep = self._by_model[model]
+            if tier.name not in allowed:
+                raise PolicyBlockedError(f"model {model!r} (tier {tier.name}) is not allowed for this request: "
+                                         f"{'; '.join(reasons)}", hint="use smallfirst/auto or a local model")
+            steps = [Step(tier, ep)]
+            reason = f"pinned: model {model} requested"
+        else:
+            known = ", ".join(i for i, _ in self.model_ids())
+            raise ModelNotFoundError(f"model {model!r} is not served here", hint=f"use one of: {known}",
+                                     param="model")
+        if reasons:
+            reason = f"{reason}; " + "; ".join(reasons)
+        ctx.reason = reason
+        return Plan(tuple(steps), reason, pinned)
+
+    # ---- serving ---------------------------------------------------------------------------------
+
+    def _cost(self, ep: Endpoint, usage: Usage) -> float:
+        return ep.price.cost(usage) if ep.price is not None else 0.0
+
+    def _fail(self, ctx: RequestContext, step: Step, err: SmallfirstError, t: float) -> None:
+        ctx.attempts.append(Attempt(step.tier.name, step.endpoint.backend.model, step.endpoint.backend.name,
+                                    err.code or "error", (time.perf_counter() - t) * 1000.0))
+
+    def _may_continue(self, plan: Plan, ctx: RequestContext, i: int, step: Step) -> bool:
+        if i + 1 >= len(plan.steps):
+            return False
+        nxt = plan.steps[i + 1]
+        if nxt.tier.name != step.tier.name:
+            if len(ctx.escalations) >= self.max_escalations:
+                return False
+            ctx.escalations.append(f"{step.tier.name}->{nxt.tier.name}")
+        return True
+
+    async def complete(self, request: ChatRequest, ctx: RequestContext) -> tuple[ChatResponse, Decision]:
+        plan = self.plan(request, ctx)
+        last: SmallfirstError | None = None
+        for i, step in enumerate(plan.steps):
+            backend: Backend = step.endpoint.backend
+            t = time.perf_counter()
+            try:
+                resp = await backend.complete(request)
+            except UpstreamError as err:
+                self._fail(ctx, step, err, t)
+                last = err
+                if err.retryable and self._may_continue(plan, ctx, i, step):
+                    continue
+                raise
+            cost = self._cost(step.endpoint, resp.usage)
+            ctx.attempts.append(Attempt(step.tier.name, backend.model, backend.name, "ok",
+                                        (time.perf_counter() - t) * 1000.0, cost, resp.usage))
+            return resp, self._decision(ctx, step)
+        assert last is not None  # plan.steps is never empty
+        raise last
+
+    def _decision(self, ctx: RequestContext, step: Step) -> Decision:
+        return Decision(step.tier.name, step.endpoint.backend.model, step.endpoint.backend.name, ctx.reason,
+                        tuple(ctx.escalations), tuple(ctx.attempts), sum(a.cost_usd for a in ctx.attempts))
+
+    async def open_stream(self, request: ChatRequest, ctx: RequestContext) -> Stream:
+        """Try endpoints until one yields its first chunk; after that the stream is committed."""
+        plan = self.plan(request, ctx)
+        last: SmallfirstError | None = None
+        for i, step in enumerate(plan.steps):
+            t = time.perf_counter()
+            it = step.endpoint.backend.stream(request).__aiter__()
+            try:
+                first = await it.__anext__()
+            except StopAsyncIteration:
+                first = ChatChunk(delta={}, finish_reason="stop")
+            except UpstreamError as err:
+                self._fail(ctx, step, err, t)
+                last = err
+                if err.retryable and self._may_continue(plan, ctx, i, step):
+                    continue
+                raise
+            ctx.ttft_ms = ctx.elapsed_ms()
+            return Stream(self, ctx, step, first, it, t)
+        assert last is not None
+        raise last
+
+    # ---- recording -------------------------------------------------------------------------------
+
+    def record(self, ctx: RequestContext, *, status: int, error: SmallfirstError | None = None,
+               decision: Decision | None = None, usage: Usage | None = None, response_text: str | None = None
+               ) -> None:
+        if ctx.recorded:
+            return
+        ctx.recorded = True
+        sig = ctx.signals
+        sensitive = sig.sensitive_classes if sig is not None else ()
+        keep_text = self.store_prompts and not sensitive
+        u = usage or Usage()
+        self.store.record(RequestRecord(
+            request_id=ctx.request_id, ts=ctx.ts, requested_model=ctx.requested_model,
+            tier=decision.tier if decision else None, model=decision.model if decision else None,
+            endpoint=decision.endpoint if decision else None, status=status,
+            error_code=error.code if error else None, reason=ctx.reason or (error.message if error else ""),
+            escalations=tuple(ctx.escalations), attempts=tuple(ctx.attempts), prompt_tokens=u.prompt_tokens,
+            completion_tokens=u.completion_tokens, cost_usd=sum(a.cost_usd for a in ctx.attempts),
+            latency_ms=ctx.elapsed_ms(), ttft_ms=ctx.ttft_ms, stream=ctx.stream,
+            task_type=sig.task_type if sig else None, sensitive=tuple(sensitive),
+            prompt_text=ctx.prompt_text if keep_text else None,
+            response_text=response_text if keep_text else None, api_key_id=ctx.api_key_id,
+        ))
+
+    async def aclose(self) -> None:
+        for t in self.tiers:
+            for e in t.endpoints:
+                await e.backend.aclose()
+
+
+class Stream:
+    """A committed upstream stream. Iterate it for chunks; usage and cost are settled at the end."""
+
+    def __init__(self, engine: Engine, ctx: RequestContext, step: Step, first: ChatChunk,
+                 rest: AsyncIterator[ChatChunk], t_start: float) -> None:
+        self.engine = engine
+        self.ctx = ctx
+        self.step = step
+        self._first: ChatChunk | None = first
+        self._rest = rest
+        self._t = t_start
+        self.usage: Usage | None = None
+        self.finish_reason: str | None = None
+        self.text_parts: list[str] = []
+
+    @property
+    def tier(self) -> str:
+        return self.step.tier.name
+
+    @property
+    def model(self) -> str:
+        return self.step.endpoint.backend.model
+
+    def _seen(self, chunk: ChatChunk) -> None:
+        if chunk.usage is not None:
+            self.usage = chunk.usage
+        if chunk.finish_reason is not None:
+            self.finish_reason = chunk.finish_reason
+        c = chunk.delta.get("content")
+        if isinstance(c, str):
+            self.text_parts.append(c)
+
+    async def __aiter__(self) -> AsyncIterator[ChatChunk]:
+        if self._first is not None:
+            first, self._first = self._first, None
+            self._seen(first)
+            yield first
+        try:
+            async for chunk in self._rest:
+                self._seen(chunk)
+                yield chunk
+        except UpstreamError as err:
+            raise StreamInterruptedError(f"upstream {self.step.endpoint.backend.name} failed mid-stream: "
+                                         f"{err.message}", hint=err.hint) from err
+
+    def settle(self, outcome: str = "ok") -> Decision:
+        """Record the committed attempt (with usage and cost) and return the decision."""
+        usage = self.usage or Usage()
+        ep = self.step.endpoint
+        self.ctx.attempts.append(Attempt(self.tier, ep.backend.model, ep.backend.name, outcome,
+                                         (time.perf_counter() - self._t) * 1000.0,
+                                         self.engine._cost(ep, usage), usage))
+        return self.engine._decision(self.ctx, self.step)
+
+    def info(self) -> dict[str, Any]:
+        return {"tier": self.tier, "model": self.model, "reason": self.ctx.reason,
+                "escalations": list(self.ctx.escalations)}

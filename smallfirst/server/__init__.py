@@ -1,0 +1,1 @@
+"""L4: the OpenAI-compatible gateway (bare ASGI on uvicorn)."""

@@ -1,0 +1,224 @@
+"""create_app(settings): a bare-ASGI OpenAI-compatible gateway. No module globals."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import orjson
+
+from smallfirst.config.resolve import Runtime, resolve
+from smallfirst.config.schema import Settings
+from smallfirst.core.errors import (
+    MethodNotAllowedError,
+    NotFoundError,
+    PayloadTooLargeError,
+    SmallfirstError,
+    StreamInterruptedError,
+)
+from smallfirst.core.types import Decision, Usage
+from smallfirst.engine import Engine, RequestContext
+from smallfirst.server import render
+from smallfirst.server.validate import parse_json, to_request
+
+Scope = dict[str, Any]
+Message = dict[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+JSON_HEADERS = [(b"content-type", b"application/json")]
+SSE_HEADERS = [(b"content-type", b"text/event-stream"), (b"cache-control", b"no-cache"),
+               (b"x-accel-buffering", b"no")]
+
+
+def _ascii(s: str) -> bytes:
+    return s.replace("→", "->").encode("ascii", "replace")
+
+
+def decision_headers(d: Decision | None, request_id: str, *, with_cost: bool = True) -> list[tuple[bytes, bytes]]:
+    h = [(b"x-request-id", request_id.encode())]
+    if d is not None:
+        h += [(b"x-smallfirst-tier", _ascii(d.tier)), (b"x-smallfirst-model", _ascii(d.model)),
+              (b"x-smallfirst-reason", _ascii(d.reason)),
+              (b"x-smallfirst-escalations", _ascii(",".join(d.escalations)))]
+        if with_cost:
+            h.append((b"x-smallfirst-cost-usd", f"{d.cost_usd:.8f}".encode()))
+    return h
+
+
+class Gateway:
+    """The ASGI application. Build it with :func:`create_app`."""
+
+    def __init__(self, settings: Settings, runtime: Runtime) -> None:
+        from smallfirst.signals import extract
+
+        self.settings = settings
+        self.runtime = runtime
+        self.engine = Engine(runtime.tiers, runtime.router, runtime.store, signals=extract,
+                             policies=runtime.policies, fallback_up_chain=settings.routing.fallback_up_chain,
+                             max_escalations=settings.routing.max_escalations,
+                             store_prompts=settings.log.store_prompts)
+        self.max_body = settings.server.max_body_bytes
+        self._routes: dict[tuple[str, str], Callable[[Scope, Receive, Send], Awaitable[None]]] = {
+            ("POST", "/v1/chat/completions"): self.chat_completions,
+            ("GET", "/v1/models"): self.models,
+            ("GET", "/healthz"): self.healthz,
+        }
+        self._paths = {p for _, p in self._routes}
+        self._closed = False
+
+    # ---- ASGI plumbing -----------------------------------------------------------------------------
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            handler = self._routes.get((scope["method"], scope["path"]))
+            if handler is not None:
+                await handler(scope, receive, send)
+                return
+            path = scope["path"]
+            err: SmallfirstError = (MethodNotAllowedError(f"{scope['method']} is not allowed on {path}")
+                                    if path in self._paths else NotFoundError(f"no route {path}",
+                                    hint="the OpenAI-compatible API lives under /v1"))
+            await self.send_error(send, err, "")
+        elif scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            msg = await receive()
+            if msg["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif msg["type"] == "lifespan.shutdown":
+                await self.aclose()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def aclose(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        await self.engine.aclose()
+        await asyncio.to_thread(self.runtime.store.close)
+
+    @staticmethod
+    async def send_json(send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]]) -> None:
+        await send({"type": "http.response.start", "status": status,
+                    "headers": [*JSON_HEADERS, (b"content-length", str(len(body)).encode()), *headers]})
+        await send({"type": "http.response.body", "body": body})
+
+    async def send_error(self, send: Send, err: SmallfirstError, request_id: str,
+                         extra: list[tuple[bytes, bytes]] | None = None) -> None:
+        headers = [(b"x-request-id", request_id.encode())] if request_id else []
+        retry = getattr(err, "retry_after_s", None)
+        if retry is not None:
+            headers.append((b"retry-after", str(max(1, round(retry))).encode()))
+        await self.send_json(send, err.status, orjson.dumps(err.to_openai()), headers + (extra or []))
+
+    async def read_body(self, scope: Scope, receive: Receive) -> bytes:
+        for k, v in scope["headers"]:
+            if k == b"content-length" and v.isdigit() and int(v) > self.max_body:
+                raise PayloadTooLargeError(f"request body is {int(v)} bytes; the limit is {self.max_body}",
+                                           hint="raise server.max_body_bytes in smallfirst.toml", param="body")
+        chunks: list[bytes] = []
+        size = 0
+        more = True
+        while more:
+            msg = await receive()
+            if msg["type"] == "http.disconnect":
+                break
+            part = msg.get("body", b"")
+            size += len(part)
+            if size > self.max_body:
+                raise PayloadTooLargeError(f"request body exceeds the limit of {self.max_body} bytes",
+                                           hint="raise server.max_body_bytes in smallfirst.toml", param="body")
+            chunks.append(part)
+            more = msg.get("more_body", False)
+        return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+    # ---- handlers ----------------------------------------------------------------------------------
+
+    async def models(self, scope: Scope, receive: Receive, send: Send) -> None:
+        created = int(time.time())
+        data = [{"id": i, "object": "model", "created": created, "owned_by": o} for i, o in self.engine.model_ids()]
+        await self.send_json(send, 200, orjson.dumps({"object": "list", "data": data}), [])
+
+    async def healthz(self, scope: Scope, receive: Receive, send: Send) -> None:
+        pairs = self.engine.endpoints()
+        results = await asyncio.gather(*(e.backend.health() for _, e in pairs), return_exceptions=True)
+        backends = []
+        for (t, e), r in zip(pairs, results, strict=True):
+            info = r if isinstance(r, dict) else {"ok": False, "error": type(r).__name__}
+            backends.append({"tier": t.name, "endpoint": e.backend.name, "model": e.backend.model,
+                             "location": e.location, **info})
+        ok = all(b.get("ok") for b in backends)
+        body = {"status": "ok" if ok else "degraded", "backends": backends}
+        await self.send_json(send, 200 if ok else 503, orjson.dumps(body), [])
+
+    async def chat_completions(self, scope: Scope, receive: Receive, send: Send) -> None:
+        ctx = RequestContext()
+        try:
+            body = parse_json(await self.read_body(scope, receive))
+            ctx.requested_model = body["model"] if isinstance(body.get("model"), str) else ""
+            ctx.stream = body.get("stream") is True
+            request = to_request(body)
+            if self.engine.store_prompts:
+                ctx.prompt_text = request.text()
+            if request.stream:
+                await self._stream(request, ctx, receive, send)
+                return
+            resp, decision = await self.engine.complete(request, ctx)
+        except SmallfirstError as err:
+            self.engine.record(ctx, status=err.status, error=err)
+            await self.send_error(send, err, ctx.request_id)
+            return
+        out = render.completion(resp, ctx.request_id, int(ctx.ts), resp.model or decision.model)
+        self.engine.record(ctx, status=200, decision=decision, usage=resp.usage, response_text=resp.content)
+        await self.send_json(send, 200, out, decision_headers(decision, ctx.request_id))
+
+    async def _stream(self, request: Any, ctx: RequestContext, receive: Receive, send: Send) -> None:
+        stream = await self.engine.open_stream(request, ctx)  # errors before the first byte → JSON error
+        renderer = render.ChunkRenderer(ctx.request_id, int(ctx.ts), stream.model, request.include_usage)
+        info = stream.info()
+        pre = Decision(info["tier"], info["model"], stream.step.endpoint.backend.name, info["reason"],
+                       tuple(info["escalations"]), (), 0.0)
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [*SSE_HEADERS, *decision_headers(pre, ctx.request_id, with_cost=False)]})
+        disconnected = asyncio.Event()
+
+        async def watch() -> None:
+            while (await receive())["type"] != "http.disconnect":
+                pass
+            disconnected.set()
+
+        watcher = asyncio.ensure_future(watch())
+        status, outcome, error = 200, "ok", None
+        try:
+            async for chunk in stream:
+                if disconnected.is_set():
+                    status, outcome = 499, "client_disconnected"
+                    break
+                await send({"type": "http.response.body", "body": renderer.chunk(chunk), "more_body": True})
+            if status == 200:
+                if request.include_usage:
+                    usage = stream.usage or Usage()
+                    await send({"type": "http.response.body", "body": renderer.usage(usage), "more_body": True})
+                await send({"type": "http.response.body", "body": render.DONE, "more_body": False})
+        except StreamInterruptedError as err:
+            status, outcome, error = 502, err.code or "stream_interrupted", err
+            await send({"type": "http.response.body", "body": render.error_event(err), "more_body": False})
+        except (OSError, asyncio.CancelledError):
+            status, outcome = 499, "client_disconnected"
+            raise
+        finally:
+            watcher.cancel()
+            decision = stream.settle(outcome)
+            self.engine.record(ctx, status=status, error=error, decision=decision, usage=stream.usage,
+                               response_text="".join(stream.text_parts))
+
+
+def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> Gateway:
+    """Build the gateway from settings (default: one local tier on the embedded model)."""
+    s = settings or Settings()
+    return Gateway(s, runtime or resolve(s))

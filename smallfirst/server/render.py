@@ -1,0 +1,61 @@
+"""Exact OpenAI response shapes: chat.completion JSON and chat.completion.chunk SSE events."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from smallfirst.core.errors import SmallfirstError
+from smallfirst.core.types import ChatChunk, ChatResponse, Usage
+
+DONE = b"data: [DONE]\n\n"
+
+
+def completion(resp: ChatResponse, request_id: str, created: int, model: str) -> bytes:
+    choice: dict[str, Any] = {"index": 0, "message": resp.message, "finish_reason": resp.finish_reason,
+                              "logprobs": resp.logprobs}
+    body = {"id": resp.id or "chatcmpl-" + request_id[4:], "object": "chat.completion", "created": created,
+            "model": model, "choices": [choice], "usage": resp.usage.to_openai(), "system_fingerprint": None}
+    return orjson.dumps(body)
+
+
+def _event(obj: dict[str, Any]) -> bytes:
+    return b"data: " + orjson.dumps(obj) + b"\n\n"
+
+
+class ChunkRenderer:
+    """Renders ChatChunks as SSE events for one stream."""
+
+    def __init__(self, request_id: str, created: int, model: str, include_usage: bool) -> None:
+        self.id = "chatcmpl-" + request_id[4:]
+        self.created = created
+        self.model = model
+        self.include_usage = include_usage
+        self._started = False
+
+    def _base(self, choices: list[dict[str, Any]]) -> dict[str, Any]:
+        d: dict[str, Any] = {"id": self.id, "object": "chat.completion.chunk", "created": self.created,
+                             "model": self.model, "system_fingerprint": None, "choices": choices}
+        if self.include_usage:
+            d["usage"] = None
+        return d
+
+    def chunk(self, c: ChatChunk) -> bytes:
+        delta = c.delta
+        if not self._started:
+            self._started = True
+            if "role" not in delta:
+                delta = {"role": "assistant", **delta}
+        out = _event(self._base([{"index": 0, "delta": delta, "logprobs": c.logprobs,
+                                  "finish_reason": c.finish_reason}]))
+        return out
+
+    def usage(self, usage: Usage) -> bytes:
+        d = self._base([])
+        d["usage"] = usage.to_openai()
+        return _event(d)
+
+
+def error_event(err: SmallfirstError) -> bytes:
+    return _event(err.to_openai())

@@ -1,0 +1,1 @@
+"""L2: the request log behind the Store protocol."""

@@ -1,0 +1,49 @@
+"""RequestRecord ↔ database row, shared by every store implementation."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from smallfirst.core.types import Attempt, RequestRecord, Usage
+
+COLUMNS: tuple[str, ...] = (
+    "request_id", "ts", "requested_model", "tier", "model", "endpoint", "status", "error_code", "reason",
+    "escalations", "attempts", "prompt_tokens", "completion_tokens", "cost_usd", "latency_ms", "ttft_ms",
+    "stream", "task_type", "sensitive", "prompt_text", "response_text", "api_key_id",
+)
+
+
+def _attempt_json(a: Attempt) -> dict[str, Any]:
+    return {"tier": a.tier, "model": a.model, "endpoint": a.endpoint, "outcome": a.outcome,
+            "latency_ms": round(a.latency_ms, 3), "cost_usd": a.cost_usd,
+            "prompt_tokens": a.usage.prompt_tokens, "completion_tokens": a.usage.completion_tokens}
+
+
+def to_row(r: RequestRecord) -> tuple[Any, ...]:
+    return (
+        r.request_id, r.ts, r.requested_model, r.tier, r.model, r.endpoint, r.status, r.error_code, r.reason,
+        orjson.dumps(list(r.escalations)).decode(), orjson.dumps([_attempt_json(a) for a in r.attempts]).decode(),
+        r.prompt_tokens, r.completion_tokens, r.cost_usd, r.latency_ms, r.ttft_ms, int(r.stream), r.task_type,
+        orjson.dumps(list(r.sensitive)).decode(), r.prompt_text, r.response_text, r.api_key_id,
+    )
+
+
+def from_row(row: tuple[Any, ...]) -> RequestRecord:
+    d = dict(zip(COLUMNS, row, strict=True))
+    attempts = tuple(
+        Attempt(tier=a["tier"], model=a["model"], endpoint=a["endpoint"], outcome=a["outcome"],
+                latency_ms=a["latency_ms"], cost_usd=a["cost_usd"],
+                usage=Usage(a["prompt_tokens"], a["completion_tokens"]))
+        for a in orjson.loads(d["attempts"])
+    )
+    return RequestRecord(
+        request_id=d["request_id"], ts=d["ts"], requested_model=d["requested_model"], tier=d["tier"],
+        model=d["model"], endpoint=d["endpoint"], status=d["status"], error_code=d["error_code"],
+        reason=d["reason"], escalations=tuple(orjson.loads(d["escalations"])), attempts=attempts,
+        prompt_tokens=d["prompt_tokens"], completion_tokens=d["completion_tokens"], cost_usd=d["cost_usd"],
+        latency_ms=d["latency_ms"], ttft_ms=d["ttft_ms"], stream=bool(d["stream"]), task_type=d["task_type"],
+        sensitive=tuple(orjson.loads(d["sensitive"])), prompt_text=d["prompt_text"],
+        response_text=d["response_text"], api_key_id=d["api_key_id"],
+    )

@@ -1,0 +1,130 @@
+"""SQLite request log (WAL). Writes are queued and committed in batches by one writer thread."""
+
+from __future__ import annotations
+
+import queue
+import sqlite3
+import threading
+from pathlib import Path
+from typing import Any
+
+from smallfirst.core.protocols import Store
+from smallfirst.core.types import RequestRecord
+from smallfirst.store.codec import COLUMNS, from_row, to_row
+from smallfirst.store.migrations import SQLITE_MIGRATIONS
+
+_INSERT = f"INSERT INTO requests ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
+_STOP = object()
+
+
+def connect(path: str) -> sqlite3.Connection:
+    if path != ":memory:":
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    return conn
+
+
+def migrate(conn: sqlite3.Connection) -> int:
+    """Apply pending migrations in order; returns the schema version."""
+    version: int = conn.execute("PRAGMA user_version").fetchone()[0]
+    for i, sql in enumerate(SQLITE_MIGRATIONS[version:], start=version + 1):
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for stmt in (s for s in sql.split(";") if s.strip()):
+                conn.execute(stmt)
+            conn.execute(f"PRAGMA user_version = {i}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        version = i
+    return version
+
+
+class SQLiteStore(Store):
+    """The default request log. ``record`` never blocks on disk: a thread batches the inserts."""
+
+    def __init__(self, path: str, *, batch_size: int = 256, flush_interval_s: float = 0.2) -> None:
+        self.path = path
+        self._batch_size = batch_size
+        self._interval = flush_interval_s
+        self._conn = connect(path)
+        migrate(self._conn)
+        self._read = connect(path) if path != ":memory:" else self._conn
+        self._read_lock = threading.Lock()
+        self._q: queue.Queue[Any] = queue.Queue()
+        self._writer = threading.Thread(target=self._run, name="smallfirst-log-writer", daemon=True)
+        self._closed = False
+        self._writer.start()
+
+    def record(self, record: RequestRecord) -> None:
+        self._q.put(record)
+
+    def _write(self, batch: list[RequestRecord]) -> None:
+        rows = [to_row(r) for r in batch]
+        self._conn.execute("BEGIN")
+        try:
+            self._conn.executemany(_INSERT, rows)
+            self._conn.execute("COMMIT")
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+
+    def _run(self) -> None:
+        stop = False
+        while not stop:
+            item = self._q.get()
+            batch: list[RequestRecord] = []
+            done = 1
+            if item is _STOP:
+                stop = True
+            else:
+                batch.append(item)
+            while len(batch) < self._batch_size and not stop:
+                try:
+                    nxt = self._q.get(timeout=self._interval if not batch else 0.002)
+                except queue.Empty:
+                    break
+                done += 1
+                if nxt is _STOP:
+                    stop = True
+                else:
+                    batch.append(nxt)
+            try:
+                if batch:
+                    self._write(batch)
+            finally:
+                for _ in range(done):
+                    self._q.task_done()
+
+    def flush(self) -> None:
+        if not self._closed:
+            self._q.join()
+
+    def query(self, *, since: float | None = None, until: float | None = None,
+              limit: int | None = None) -> list[RequestRecord]:
+        sql = f"SELECT {', '.join(COLUMNS)} FROM requests WHERE ts >= ? AND ts <= ? ORDER BY ts, id"
+        args: list[Any] = [since if since is not None else 0.0, until if until is not None else 1e18]
+        if limit is not None:
+            sql += " LIMIT ?"
+            args.append(limit)
+        with self._read_lock:
+            rows = self._read.execute(sql, args).fetchall()
+        return [from_row(tuple(r)) for r in rows]
+
+    def count(self) -> int:
+        with self._read_lock:
+            n: int = self._read.execute("SELECT COUNT(*) FROM requests").fetchone()[0]
+        return n
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._q.put(_STOP)
+        self._writer.join()
+        self._closed = True
+        if self._read is not self._conn:
+            self._read.close()
+        self._conn.close()
