@@ -35,6 +35,7 @@ from smallfirst.core.types import (
 )
 
 SignalFn = Callable[[ChatRequest], Signals]
+Observer = Callable[[RequestRecord], None]
 
 
 @dataclass(slots=True)
@@ -84,6 +85,7 @@ class Engine:
         fallback_up_chain: bool = True,
         max_escalations: int = 2,
         store_prompts: bool = False,
+        observers: Sequence[Observer] = (),
     ) -> None:
         self.tiers = list(tiers)
         self.router = router
@@ -93,6 +95,7 @@ class Engine:
         self.fallback_up_chain = fallback_up_chain
         self.max_escalations = max_escalations
         self.store_prompts = store_prompts
+        self.observers = list(observers)  # e.g. metrics; called with every logged record
         self._by_tier = {t.name: t for t in self.tiers}
         self._by_model: dict[str, tuple[Tier, Endpoint]] = {}
         for t in self.tiers:
@@ -242,7 +245,7 @@ class Engine:
         sensitive = sig.sensitive_classes if sig is not None else ()
         keep_text = self.store_prompts and not sensitive
         u = usage or Usage()
-        self.store.record(RequestRecord(
+        row = RequestRecord(
             request_id=ctx.request_id, ts=ctx.ts, requested_model=ctx.requested_model,
             tier=decision.tier if decision else None, model=decision.model if decision else None,
             endpoint=decision.endpoint if decision else None, status=status,
@@ -253,7 +256,10 @@ class Engine:
             task_type=sig.task_type if sig else None, sensitive=tuple(sensitive),
             prompt_text=ctx.prompt_text if keep_text else None,
             response_text=response_text if keep_text else None, api_key_id=ctx.api_key_id,
-        ))
+        )
+        self.store.record(row)
+        for observe in self.observers:
+            observe(row)
 
     async def aclose(self) -> None:
         for t in self.tiers:

@@ -1,0 +1,108 @@
+"""What the smallfirst gateway adds over calling a fast mock upstream directly.
+
+Runs the shared gateway-bench harness (../shared/gateway-bench, not copied here) with smallfirst as a
+column next to the minimal aiohttp pass-through (the "Python floor") — optionally LiteLLM too — in one
+interleaved run, then prints the figures and the ratios the project targets:
+
+* added latency p50/p99 at concurrency 1 (target: median < 1 ms),
+* throughput at concurrency 32 vs the aiohttp pass-through (target: >= 50 %),
+* streaming TTFB and throughput, gateway CPU per request and peak RSS.
+
+Usage:
+    python bench/gateway_overhead.py [--harness ../shared/gateway-bench] [--rounds 2] [--n-scale 1.0]
+                                     [--with litellm] [--scenarios json_c1,json_c32,stream_c1,stream_c32]
+The harness's own venv is created with its setup_envs.sh (in the system temp dir) when missing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIG = """
+[server]
+host = "127.0.0.1"
+
+[log]
+path = "{workdir}/smallfirst-bench.db"
+
+[routing]
+router = "rules"
+
+[[tiers]]
+name = "local"
+[[tiers.endpoints]]
+backend = "openai_compat"
+model = "mock-gpt"
+base_url = "{upstream}/v1"
+location = "local"
+"""
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--harness", default=str(ROOT.parent / "shared" / "gateway-bench"))
+    ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--n-scale", type=float, default=1.0)
+    ap.add_argument("--scenarios", default="json_c1,json_c32,stream_c1,stream_c32")
+    ap.add_argument("--with", dest="also", default="", help="extra harness columns, e.g. litellm")
+    ap.add_argument("--model", default="smallfirst/auto", help="model the load sends to smallfirst")
+    args = ap.parse_args()
+
+    harness = Path(args.harness).resolve()
+    if not (harness / "run_overhead.py").exists():
+        print(f"error: gateway-bench harness not found at {harness} (pass --harness)", file=sys.stderr)
+        return 2
+    tmp = Path(tempfile.gettempdir())
+    bench_py = Path(os.environ.get("BENCH_VENV", tmp / "benchenv")) / "bin" / "python"
+    if not bench_py.exists():
+        subprocess.run(["bash", str(harness / "setup_envs.sh"), "bench"], cwd=harness, check=True)
+    template = Path(tempfile.mkdtemp(prefix="smallfirst-bench-")) / "smallfirst.toml.tmpl"
+    template.write_text(CONFIG)
+    gateway = {
+        "name": "smallfirst",
+        "cmd": [sys.executable, "-m", "smallfirst.cli.main", "serve", "--config", "{workdir}/smallfirst.toml",
+                "--port", "{port}"],
+        "templates": {"smallfirst.toml": str(template)},
+        "url": "http://127.0.0.1:{port}",
+        "model": args.model,
+        "startup_timeout_s": 60,
+    }
+    only = ",".join(x for x in ["passthrough-aiohttp", "smallfirst", *args.also.split(",")] if x)
+    cmd = [str(bench_py), "run_overhead.py", "--only", only, "--rounds", str(args.rounds), "--n-scale",
+           str(args.n_scale), "--scenarios", args.scenarios, "--gateway-json", json.dumps(gateway),
+           "--machine-label", f"{os.cpu_count()}-core"]
+    proc = subprocess.run(cmd, cwd=harness, capture_output=True, text=True)
+    lines = proc.stdout.strip().splitlines()
+    if proc.returncode != 0 or not lines:
+        print(proc.stdout[-4000:], proc.stderr[-4000:], sep="\n", file=sys.stderr)
+        return proc.returncode or 1
+    summary = json.loads(lines[-1])
+    print("\n".join(lines[:-1][-60:]))
+    print("\n== smallfirst vs the aiohttp pass-through (same run) ==")
+    for sc, cols in summary.get("results", {}).items():
+        me, floor = cols.get("smallfirst", {}), cols.get("passthrough-aiohttp", {})
+        if not me:
+            continue
+        print(f"{sc:11s} smallfirst {me.get('rps', 0):8.0f} req/s  added p50 {me.get('added_p50_ms', 0):6.3f} ms  "
+              f"p99 {me.get('added_p99_ms', 0):6.3f} ms  cpu/req {me.get('gw_cpu_us_per_req', 0):6.0f} us  | "
+              f"pass-through {floor.get('rps', 0):8.0f} req/s  added p50 {floor.get('added_p50_ms', 0):6.3f} ms  "
+              f"| ratio rps {me.get('rps_vs_floor', 0):.2f}")
+    t = summary.get("targets", {}).get("smallfirst", {})
+    print(f"smallfirst RSS idle {t.get('idle_rss_mb')} MB, peak {t.get('peak_rss_mb')} MB")
+    print(f"full results: {harness / summary.get('full_results', '')}")
+    print(json.dumps({"bench": "smallfirst-gateway-overhead", "ok": summary.get("ok"),
+                      "results": {sc: cols.get("smallfirst") for sc, cols in summary.get("results", {}).items()},
+                      "floor": {sc: cols.get("passthrough-aiohttp") for sc, cols in
+                                summary.get("results", {}).items()}}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
