@@ -51,6 +51,11 @@ def build_router(settings: Settings) -> Router:
 
 
 def build_store(settings: Settings) -> Store:
+    if settings.log.url is not None:
+        from smallfirst.store.postgres import PostgresStore
+
+        return PostgresStore(settings.log.url, batch_size=settings.log.batch_size,
+                             flush_interval_s=settings.log.flush_interval_s)
     from smallfirst.store.sqlite import SQLiteStore
 
     return SQLiteStore(settings.log.path, batch_size=settings.log.batch_size,

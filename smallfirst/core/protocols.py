@@ -78,6 +78,11 @@ class Store(ABC):
               limit: int | None = None) -> list[RequestRecord]: ...
 
     @abstractmethod
+    def summary(self, *, since: float, until: float, bucket_s: int) -> Mapping[str, Any]:
+        """Aggregates for [since, until): per-bucket tier/status counts and per-dimension facets
+        (the shape is documented in ``smallfirst.store.summary.summarize``)."""
+
+    @abstractmethod
     def flush(self) -> None:
         """Write everything queued so far."""
 

@@ -2,6 +2,25 @@
 
 from __future__ import annotations
 
+# Step 2 (both dialects): the rollup table the admin summary reads; see smallfirst/store/rollup.py.
+# SQLite fills it from rows already logged, inside the same migration transaction (rollup.backfill).
+ROLLUP_TABLE = """
+    CREATE TABLE request_rollup (
+        res INTEGER NOT NULL,
+        t BIGINT NOT NULL,
+        dim TEXT NOT NULL,
+        tier TEXT NOT NULL,
+        key TEXT NOT NULL,
+        n BIGINT NOT NULL,
+        cost_usd DOUBLE PRECISION NOT NULL,
+        prompt_tokens BIGINT NOT NULL,
+        completion_tokens BIGINT NOT NULL,
+        latency_ms DOUBLE PRECISION NOT NULL,
+        PRIMARY KEY (res, t, dim, tier, key)
+    )
+"""
+SQLITE_ROLLUP_STEP = 2
+
 SQLITE_MIGRATIONS: tuple[str, ...] = (
     """
     CREATE TABLE requests (
@@ -32,4 +51,38 @@ SQLITE_MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX requests_ts ON requests(ts);
     CREATE INDEX requests_tier_ts ON requests(tier, ts);
     """,
+    ROLLUP_TABLE + " WITHOUT ROWID",
+)
+
+POSTGRES_MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE requests (
+        id BIGSERIAL PRIMARY KEY,
+        request_id TEXT NOT NULL,
+        ts DOUBLE PRECISION NOT NULL,
+        requested_model TEXT NOT NULL,
+        tier TEXT,
+        model TEXT,
+        endpoint TEXT,
+        status INTEGER NOT NULL,
+        error_code TEXT,
+        reason TEXT NOT NULL,
+        escalations TEXT NOT NULL,
+        attempts TEXT NOT NULL,
+        prompt_tokens INTEGER NOT NULL,
+        completion_tokens INTEGER NOT NULL,
+        cost_usd DOUBLE PRECISION NOT NULL,
+        latency_ms DOUBLE PRECISION NOT NULL,
+        ttft_ms DOUBLE PRECISION,
+        stream INTEGER NOT NULL,
+        task_type TEXT,
+        sensitive TEXT NOT NULL,
+        prompt_text TEXT,
+        response_text TEXT,
+        api_key_id TEXT
+    );
+    CREATE INDEX requests_ts ON requests(ts);
+    CREATE INDEX requests_tier_ts ON requests(tier, ts);
+    """,
+    ROLLUP_TABLE,
 )

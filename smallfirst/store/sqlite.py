@@ -5,13 +5,16 @@ from __future__ import annotations
 import queue
 import sqlite3
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from smallfirst.core.protocols import Store
 from smallfirst.core.types import RequestRecord
+from smallfirst.store import rollup
 from smallfirst.store.codec import COLUMNS, from_row, to_row
-from smallfirst.store.migrations import SQLITE_MIGRATIONS
+from smallfirst.store.migrations import SQLITE_MIGRATIONS, SQLITE_ROLLUP_STEP
+from smallfirst.store.summary import summarize
 
 _INSERT = f"INSERT INTO requests ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
 _STOP = object()
@@ -34,6 +37,8 @@ def migrate(conn: sqlite3.Connection) -> int:
         try:
             for stmt in (s for s in sql.split(";") if s.strip()):
                 conn.execute(stmt)
+            if i == SQLITE_ROLLUP_STEP:
+                _backfill_rollup(conn)
             conn.execute(f"PRAGMA user_version = {i}")
             conn.execute("COMMIT")
         except BaseException:
@@ -41,6 +46,18 @@ def migrate(conn: sqlite3.Connection) -> int:
             raise
         version = i
     return version
+
+
+def _backfill_rollup(conn: sqlite3.Connection) -> None:
+    select = f"SELECT id, {', '.join(COLUMNS)} FROM requests WHERE id > ? ORDER BY id LIMIT 5000"
+
+    def fetch(after: int) -> list[tuple[Any, ...]]:
+        return conn.execute(select, (after,)).fetchall()
+
+    def upsert(rows: list[tuple[Any, ...]]) -> None:
+        conn.executemany(rollup.UPSERT, rows)
+
+    rollup.backfill(fetch, upsert)
 
 
 class SQLiteStore(Store):
@@ -67,6 +84,7 @@ class SQLiteStore(Store):
         self._conn.execute("BEGIN")
         try:
             self._conn.executemany(_INSERT, rows)
+            self._conn.executemany(rollup.UPSERT, rollup.rows_for(batch))
             self._conn.execute("COMMIT")
         except BaseException:
             self._conn.execute("ROLLBACK")
@@ -113,6 +131,13 @@ class SQLiteStore(Store):
         with self._read_lock:
             rows = self._read.execute(sql, args).fetchall()
         return [from_row(tuple(r)) for r in rows]
+
+    def summary(self, *, since: float, until: float, bucket_s: int) -> dict[str, Any]:
+        def execute(sql: str, args: Sequence[Any]) -> list[tuple[Any, ...]]:
+            with self._read_lock:
+                return self._read.execute(sql, args).fetchall()
+
+        return summarize(execute, since, until, bucket_s)
 
     def count(self) -> int:
         with self._read_lock:

@@ -82,6 +82,9 @@ class ListStore(Store):
     def close(self) -> None:
         return None
 
+    def summary(self, *, since: float, until: float, bucket_s: int) -> Mapping[str, Any]:
+        raise AssertionError("the engine never reads aggregates")
+
 
 class LocalOnly(Policy):
     def check(self, request: ChatRequest, signals: Signals, tiers: Sequence[str]) -> PolicyResult:

@@ -5,6 +5,7 @@ import threading
 from pathlib import Path
 
 from smallfirst.core.types import Attempt, RequestRecord, Usage
+from smallfirst.store.migrations import SQLITE_MIGRATIONS
 from smallfirst.store.sqlite import SQLiteStore
 
 
@@ -42,7 +43,7 @@ def test_survives_restart_and_is_wal(tmp_path: Path) -> None:
     again.close()
     conn = sqlite3.connect(path)
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == len(SQLITE_MIGRATIONS)
 
 
 def test_concurrent_writers_lose_nothing(tmp_path: Path) -> None:

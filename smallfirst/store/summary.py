@@ -1,0 +1,64 @@
+"""Aggregate queries over the rollup table, shared by the SQLite and PostgreSQL stores.
+
+A time range is read from hour cells for the whole hours inside it and from minute cells for the
+ragged edges, so the cost grows with the length of the range in hours, not with the number of
+requests. ``since`` is rounded down and ``until`` up to whole minutes.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from smallfirst.core.errors import BadRequestError
+from smallfirst.store.rollup import DIM_STATUS
+
+Execute = Callable[[str, Sequence[Any]], list[tuple[Any, ...]]]
+
+_CELL = "t, dim, tier, key, n, cost_usd, prompt_tokens, completion_tokens, latency_ms"
+_SUMS = ("CAST(SUM(n) AS BIGINT), SUM(cost_usd), CAST(SUM(prompt_tokens) AS BIGINT), "
+         "CAST(SUM(completion_tokens) AS BIGINT)")
+
+
+def _source(m0: int, m1: int, hourly: bool, dim_filter: str) -> tuple[str, list[Any]]:
+    """SQL for the cells covering [m0, m1): hour cells inside, minute cells on the edges."""
+    h0 = math.ceil(m0 / 3600) * 3600
+    h1 = (m1 // 3600) * 3600
+    if not hourly or h0 >= h1:
+        return (f"SELECT {_CELL} FROM request_rollup WHERE res = 60 AND t >= ? AND t < ?{dim_filter}", [m0, m1])
+    sql = (f"SELECT {_CELL} FROM request_rollup WHERE res = 3600 AND t >= ? AND t < ?{dim_filter} "
+           f"UNION ALL SELECT {_CELL} FROM request_rollup WHERE res = 60 AND t >= ? AND t < ?{dim_filter} "
+           f"UNION ALL SELECT {_CELL} FROM request_rollup WHERE res = 60 AND t >= ? AND t < ?{dim_filter}")
+    return sql, [h0, h1, m0, h0, h1, m1]
+
+
+def summarize(execute: Execute, since: float, until: float, bucket_s: int) -> dict[str, Any]:
+    """Series (per time bucket, tier and status) and facets (per dimension, tier and key) for a range.
+
+    Returns ``{"since", "until", "bucket_s", "series": [[t, tier, status, n, cost_usd, prompt_tokens,
+    completion_tokens], …], "facets": [[dim, tier, key, n, cost_usd, prompt_tokens, completion_tokens,
+    latency_ms_sum], …]}`` with plain ints, floats and strings.
+    """
+    if bucket_s < 60 or bucket_s % 60:
+        raise BadRequestError(f"bucket_s must be a positive multiple of 60 seconds, not {bucket_s}",
+                              param="bucket_s")
+    if not until > since:
+        raise BadRequestError(f"the range is empty: until ({until}) must be after since ({since})",
+                              param="until")
+    m0 = math.floor(since / 60) * 60
+    m1 = math.ceil(until / 60) * 60
+    src, args = _source(m0, m1, bucket_s % 3600 == 0, f" AND dim = '{DIM_STATUS}'")
+    series = execute(
+        f"SELECT (t / CAST(? AS BIGINT)) * CAST(? AS BIGINT) AS bt, tier, key, {_SUMS} FROM ({src}) AS s "
+        "GROUP BY bt, tier, key ORDER BY bt, tier, key", [bucket_s, bucket_s, *args])
+    src, args = _source(m0, m1, True, "")
+    facets = execute(
+        f"SELECT dim, tier, key, {_SUMS}, SUM(latency_ms) FROM ({src}) AS s "
+        "GROUP BY dim, tier, key ORDER BY dim, tier, key", args)
+    return {
+        "since": m0, "until": m1, "bucket_s": bucket_s,
+        "series": [[int(t), tier, int(key), int(n), float(c), int(p), int(o)] for t, tier, key, n, c, p, o in series],
+        "facets": [[d, tier, key, int(n), float(c), int(p), int(o), float(lat)]
+                   for d, tier, key, n, c, p, o, lat in facets],
+    }
