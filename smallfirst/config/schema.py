@@ -78,6 +78,20 @@ class LogConfig(Strict):
     store_prompts: bool = Field(default=False, description="store prompt/response text (opt-in)")
     batch_size: int = Field(default=256, ge=1)
     flush_interval_s: float = Field(default=0.2, gt=0)
+    url: str | None = Field(default=None, description="postgresql://user@host:5432/db to log to PostgreSQL "
+                            "(shared by replicas; needs the [postgres] extra); default: SQLite at path")
+
+    @field_validator("url")
+    @classmethod
+    def _pg_url(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
+        scheme, sep, rest = v.partition("://")
+        if not sep or scheme not in ("postgresql", "postgres"):
+            raise ValueError("must be a postgresql:// URL (leave it out to use SQLite at log.path)")
+        if ":" in rest.partition("/")[0].rpartition("@")[0]:
+            raise ValueError("must not contain a password; set PGPASSWORD or use ~/.pgpass instead")
+        return v
 
 
 class RoutingConfig(Strict):
