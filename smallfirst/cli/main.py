@@ -11,12 +11,14 @@ from smallfirst.core.errors import ConfigError, SmallfirstError
 
 def build() -> typer.Typer:
     from smallfirst.cli import config as config_cli
+    from smallfirst.cli import router as router_cli
     from smallfirst.cli import serve as serve_cli
 
     app = typer.Typer(name="smallfirst", no_args_is_help=True, add_completion=False,
                       help="SLM-first gateway: answer locally first, escalate only when needed.")
     app.command("serve")(serve_cli.serve)
     app.add_typer(config_cli.app, name="config")
+    app.add_typer(router_cli.app, name="router")
     return app
 
 

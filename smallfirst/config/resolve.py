@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from smallfirst.config.registry import backend_factory, router_factory
 from smallfirst.config.schema import EndpointConfig, Settings
 from smallfirst.core.protocols import Backend, Policy, Router, Store
 from smallfirst.core.tiers import Endpoint, Tier
-from smallfirst.core.types import FREE, Price
+from smallfirst.core.types import FREE, ChatRequest, Price, Signals
 
 
 @dataclass(slots=True)
@@ -17,6 +18,7 @@ class Runtime:
     router: Router
     policies: list[Policy]
     store: Store
+    signals: Callable[[ChatRequest], Signals]
 
 
 def price_of(cfg: EndpointConfig) -> Price | None:
@@ -62,6 +64,25 @@ def build_store(settings: Settings) -> Store:
                        flush_interval_s=settings.log.flush_interval_s)
 
 
+def build_policies(settings: Settings, tiers: list[Tier]) -> tuple[list[Policy], Callable[[ChatRequest], Signals]]:
+    """Residency (fail closed, with sensitivity detection in the signals) and context-window policies."""
+    from smallfirst.policy import ContextWindowPolicy, ResidencyPolicy
+    from smallfirst.sensitivity import Detector
+    from smallfirst.sensitivity.signal import with_sensitivity
+    from smallfirst.signals import extract
+
+    policies: list[Policy] = []
+    signals: Callable[[ChatRequest], Signals] = extract
+    if settings.residency.enabled:
+        detector = Detector.from_config(settings.residency)
+        signals = with_sensitivity(extract, detector)
+        policies.append(ResidencyPolicy.from_tiers(settings.residency, tiers, detector))
+    policies.append(ContextWindowPolicy.from_tiers(tiers))
+    return policies, signals
+
+
 def resolve(settings: Settings) -> Runtime:
-    return Runtime(tiers=build_tiers(settings), router=build_router(settings), policies=[],
-                   store=build_store(settings))
+    tiers = build_tiers(settings)
+    policies, signals = build_policies(settings, tiers)
+    return Runtime(tiers=tiers, router=build_router(settings), policies=policies, store=build_store(settings),
+                   signals=signals)

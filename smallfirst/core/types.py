@@ -32,6 +32,8 @@ class ChatRequest:
     tools: list[dict[str, Any]] | None = None
     logprobs: bool = False
     metadata: Mapping[str, Any] = field(default_factory=dict)
+    headers: Mapping[str, str] = field(default_factory=dict)  # lower-case request headers, set by the server
+    api_key_id: str | None = None  # the caller's gateway key id, set by the server (never from the body)
 
     def text(self) -> str:
         """All message text concatenated (string contents and text parts)."""

@@ -2,10 +2,8 @@
 
 from smallfirst.policy.context_window import ContextWindowPolicy
 from smallfirst.policy.residency import (
-    API_KEY_ID_KEY,
-    HEADERS_KEY,
     RESIDENCY_HEADER,
     ResidencyPolicy,
 )
 
-__all__ = ["API_KEY_ID_KEY", "HEADERS_KEY", "RESIDENCY_HEADER", "ContextWindowPolicy", "ResidencyPolicy"]
+__all__ = ["RESIDENCY_HEADER", "ContextWindowPolicy", "ResidencyPolicy"]

@@ -11,8 +11,9 @@ Tightening only — nothing a client sends can loosen the configuration:
   ``local,eu`` allows those regions as well as local; ``auto`` = no forcing);
 * ``[residency.keys.<id>]`` overrides classes or forces local for one API key id.
 
-The engine passes request headers (lower-case names) as ``request.metadata["headers"]`` and the
-API key id as ``request.metadata["api_key_id"]``. When the result allows no tier the engine raises
+The server puts the request headers (lower-case names) in ``request.headers`` and the caller's
+gateway key id in ``request.api_key_id`` — never anything from the client's body. When the result
+allows no tier the engine raises
 ``PolicyBlockedError`` (503); ``pin_local=True`` tells it no fallback may widen the allowed set.
 """
 
@@ -28,8 +29,6 @@ from smallfirst.core.tiers import Tier
 from smallfirst.core.types import ChatRequest, PolicyResult, Signals
 from smallfirst.sensitivity import NO_FINDINGS, SIGNAL_KEY, Detector, Findings, RedactionMap
 
-HEADERS_KEY = "headers"  # request.metadata[HEADERS_KEY]: Mapping[str, str] of request headers
-API_KEY_ID_KEY = "api_key_id"  # request.metadata[API_KEY_ID_KEY]: str id of the caller's API key
 RESIDENCY_HEADER = "x-smallfirst-residency"
 LOCAL = "local"
 REMOTE = "remote"  # a remote endpoint that declares no location
@@ -52,13 +51,7 @@ def locations_from_tiers(tiers: Sequence[Tier]) -> dict[str, frozenset[str]]:
 
 def header_locations(request: ChatRequest) -> frozenset[str] | None:
     """Locations forced by the ``x-smallfirst-residency`` header (always including local), or None."""
-    headers = request.metadata.get(HEADERS_KEY)
-    if not isinstance(headers, Mapping):
-        return None
-    value = None
-    for k, v in headers.items():
-        if isinstance(k, str) and k.lower() == RESIDENCY_HEADER:
-            value = v
+    value = request.headers.get(RESIDENCY_HEADER)
     if value is None:
         return None
     text = str(value).strip().lower()
@@ -97,8 +90,8 @@ class ResidencyPolicy(Policy):
     # ---- inputs ----------------------------------------------------------------------------------
 
     def _key(self, request: ChatRequest) -> ResidencyKeyConfig | None:
-        key_id = request.metadata.get(API_KEY_ID_KEY)
-        return self.config.keys.get(key_id) if isinstance(key_id, str) else None
+        key_id = request.api_key_id
+        return self.config.keys.get(key_id) if key_id is not None else None
 
     def findings(self, request: ChatRequest, signals: Signals) -> Findings:
         """The request's findings: from the signals when present, else detected now."""

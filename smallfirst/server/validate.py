@@ -71,7 +71,9 @@ def _opt_int(body: dict[str, Any], key: str, lo: int) -> int | None:
     return v
 
 
-def to_request(body: dict[str, Any]) -> ChatRequest:
+def to_request(body: dict[str, Any], headers: list[tuple[bytes, bytes]] | None = None,
+               api_key_id: str | None = None) -> ChatRequest:
+    """Validate ``body``; ``headers`` are the raw ASGI headers (only ``x-smallfirst-*`` ones are kept)."""
     model = body.get("model")
     if not isinstance(model, str) or not model:
         raise _bad("'model' is required and must be a non-empty string", "model",
@@ -119,5 +121,6 @@ def to_request(body: dict[str, Any]) -> ChatRequest:
         model=model, messages=messages, body=body, stream=stream,
         include_usage=bool(so and so.get("include_usage")), max_tokens=max_tokens, temperature=temperature,
         response_format=rf if rf is None or rf.get("type") != "text" else None, tools=tools or None,
-        logprobs=bool(logprobs), metadata=metadata or {},
+        logprobs=bool(logprobs), metadata=metadata or {}, api_key_id=api_key_id,
+        headers={k.decode("latin-1"): v.decode("latin-1") for k, v in headers or () if k.startswith(b"x-smallfirst-")},
     )

@@ -21,13 +21,14 @@ MSG = [{"role": "user", "content": "hello there"}]
 
 
 def test_sdk_sync_async_and_stream(gateway: GatewayFactory, tmp_path: Path) -> None:
-    with gateway(TIERS) as (url, app):
+    with gateway(TIERS) as (url, _):
         client = openai.OpenAI(base_url=url + "/v1", api_key="unused", max_retries=0)
         raw = client.chat.completions.with_raw_response.create(model="smallfirst/auto", messages=MSG)  # type: ignore[arg-type]
         resp = raw.parse()
         assert resp.choices[0].message.content == "echo: hello there"
         assert resp.choices[0].finish_reason == "stop"
-        assert resp.usage is not None and resp.usage.total_tokens == resp.usage.prompt_tokens + resp.usage.completion_tokens
+        usage = resp.usage
+        assert usage is not None and usage.total_tokens == usage.prompt_tokens + usage.completion_tokens
         assert raw.headers["x-smallfirst-tier"] == "local"
         assert raw.headers["x-smallfirst-reason"].startswith("rules:")
         assert float(raw.headers["x-smallfirst-cost-usd"]) == 0.0

@@ -10,7 +10,7 @@ from smallfirst.config.loader import parse
 from smallfirst.config.schema import Settings
 from smallfirst.core.errors import BadRequestError, ConfigError
 from smallfirst.core.types import ChatRequest, Signals
-from smallfirst.policy import API_KEY_ID_KEY, HEADERS_KEY, ResidencyPolicy
+from smallfirst.policy import ResidencyPolicy
 from smallfirst.sensitivity import SIGNAL_KEY, Findings, restore
 
 TIERS = ("local", "eu", "frontier")
@@ -31,12 +31,9 @@ def settings(residency: dict[str, Any] | None = None) -> Settings:
 
 def req(text: str, *, headers: dict[str, str] | None = None, key: str | None = None) -> ChatRequest:
     messages = [{"role": "user", "content": text}]
-    meta: dict[str, Any] = {}
-    if headers is not None:
-        meta[HEADERS_KEY] = headers
-    if key is not None:
-        meta[API_KEY_ID_KEY] = key
-    return ChatRequest(model="smallfirst/auto", messages=messages, body={"messages": messages}, metadata=meta)
+    hdrs = {k.lower(): v for k, v in (headers or {}).items()}
+    return ChatRequest(model="smallfirst/auto", messages=messages, body={"messages": messages}, headers=hdrs,
+                       api_key_id=key)
 
 
 def check(policy: ResidencyPolicy, request: ChatRequest, signals: Signals | None = None) -> tuple[Any, ...]:
