@@ -101,6 +101,12 @@ class RoutingConfig(Strict):
     max_escalations: int = Field(default=2, ge=0)
     fixed_tier: str | None = None
     long_prompt_chars: int = Field(default=6000, ge=1)
+    thresholds: str | None = Field(default=None, description="thresholds JSON from `smallfirst router "
+                                   "calibrate` (default: <artifact>.thresholds.json when it exists)")
+    governor_window: int = Field(default=500, ge=0, description="mix governor: requests in the sliding "
+                                 "window (0 = off)")
+    governor_max_shift: float = Field(default=0.15, ge=0, le=1, description="mix governor: largest "
+                                      "threshold adjustment")
 
 
 DATA_CLASSES = ("pii", "phi", "secret", "financial")

@@ -1,0 +1,224 @@
+"""`smallfirst router train | calibrate | bench` — learn, calibrate and measure the router."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from smallfirst.core.errors import BadRequestError
+
+app = typer.Typer(no_args_is_help=True, help="Train, calibrate and benchmark the learned router.")
+
+OutcomesArg = Annotated[str, typer.Argument(
+    help="outcomes JSONL (the format `smallfirst eval` writes), or routellm:<mmlu|gsm8k|mt-bench|all>")]
+TiersOpt = Annotated[str | None, typer.Option(
+    "--tiers", help="tier names cheapest first, e.g. local,frontier (RouteLLM: weak,strong names)")]
+DataDirOpt = Annotated[str | None, typer.Option(
+    "--data-dir", help="folder of the RouteLLM data (default ../shared/data/routellm)")]
+
+
+def _split(s: str | None) -> list[str] | None:
+    return [p.strip() for p in s.split(",") if p.strip()] if s else None
+
+
+def _tier_costs(spec: str | None) -> dict[str, float] | None:
+    if not spec:
+        return None
+    out: dict[str, float] = {}
+    for part in spec.split(","):
+        name, sep, val = part.partition("=")
+        try:
+            out[name.strip()] = float(val)
+        except ValueError:
+            raise BadRequestError(f"bad --tier-costs entry {part!r}", hint="use tier=cost pairs, "
+                                  "e.g. local=0,mid=0.2,frontier=1") from None
+        if not sep:
+            raise BadRequestError(f"bad --tier-costs entry {part!r}", hint="use tier=cost pairs")
+    return out
+
+
+def load_table(spec: str, tiers: str | None = None, tier_costs: str | None = None,
+               data_dir: str | None = None) -> Any:
+    from smallfirst.routing.outcomes import OutcomeTable, read_outcomes
+    from smallfirst.routing.routellm import load_routellm, parse_spec
+
+    names = _split(tiers)
+    benches = parse_spec(spec)
+    if benches is not None:
+        pair = (names[0], names[1]) if names and len(names) == 2 else ("local", "frontier")
+        if names and len(names) != 2:
+            raise BadRequestError("RouteLLM data has two tiers", hint="pass --tiers weak_name,strong_name")
+        rows = load_routellm(benches, data_dir=data_dir, tiers=pair)
+        return OutcomeTable.from_rows(rows, tiers=pair, tier_costs=_tier_costs(tier_costs))
+    return OutcomeTable.from_rows(read_outcomes(spec), tiers=names, tier_costs=_tier_costs(tier_costs))
+
+
+def _progress() -> Any:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+
+
+def _label(spec: str) -> str:
+    return spec.split(":", 1)[1].replace(",", "+") if spec.startswith("routellm:") else Path(spec).stem
+
+
+@app.command()
+def train(
+    outcomes: OutcomesArg,
+    out: Annotated[Path, typer.Option("--out", "-o", help="artifact path (.npz)")] = Path("router.npz"),
+    tiers: TiersOpt = None,
+    kind: Annotated[str, typer.Option(help="logistic, ridge or auto (ridge when scores are graded)")] = "auto",
+    c: Annotated[float, typer.Option("--c", help="inverse regularisation strength")] = 1.0,
+    folds: Annotated[int, typer.Option(help="folds for the out-of-fold calibration scores")] = 5,
+    no_meta: Annotated[bool, typer.Option("--no-meta", help="text n-grams only (no task/signal tokens)")] = False,
+    data_dir: DataDirOpt = None,
+) -> None:
+    """Train a learned router on outcomes → a versioned artifact (npz, no pickled code)."""
+    from rich.console import Console
+
+    from smallfirst.routing import metrics as M
+    from smallfirst.routing.features import HashedFeaturizer
+    from smallfirst.routing.train import TrainSpec, featurize
+    from smallfirst.routing.train import train as fit
+
+    if folds < 2:
+        raise BadRequestError("--folds must be at least 2", hint="5 is a good default")
+    table = load_table(outcomes, tiers, None, data_dir)
+    spec = TrainSpec(kind=kind, c=c, use_meta=not no_meta, folds=folds)
+    spec.resolved_kind(table.scores)  # validate early
+    feat = HashedFeaturizer(bits=spec.bits, use_meta=spec.use_meta)
+    with _progress() as prog:
+        t1 = prog.add_task("features", total=len(table))
+        fm = featurize(table.prompts, table.tasks, feat, progress=lambda k: prog.advance(t1, k))
+        t2 = prog.add_task("fitting", total=min(folds, len(set(table.groups.tolist()))) + 1)
+        model = fit(table, spec, fm=fm, featurizer=feat, progress=lambda k: prog.advance(t2, k))
+    model = dataclasses.replace(model, meta={**model.meta, "source": outcomes})
+    path = model.save(out)
+    con = Console()
+    con.print(f"trained [bold]{model.meta['kind']}[/] router on {len(table)} prompts "
+              f"(tiers {', '.join(table.tiers)}; {table.dropped} dropped) in {model.meta['train_seconds']} s")
+    if len(table.tiers) == 2 and model.oof is not None:
+        w, s = table.scores[:, 0], table.scores[:, 1]
+        cc, q = M.quality_curve(-model.oof[:, 0], w, s)
+        summ = M.two_tier_summary(cc, q, float(w.mean()), float(s.mean()))
+        con.print(f"out-of-fold: APGR {summ['apgr']:.3f}, CPT(50%) {_pct(summ['cpt50'])}, "
+                  f"CPT(80%) {_pct(summ['cpt80'])}, {table.tiers[-1]} calls for 95% quality "
+                  f"{_pct(summ['c_at_95'])}")
+    con.print(f"artifact: {path} ({path.stat().st_size / 1e6:.1f} MB); next: smallfirst router calibrate "
+              f"--artifact {path} --target-mix ...")
+
+
+def _pct(x: float | None) -> str:
+    return "–" if x is None else f"{100 * x:.1f}%"
+
+
+@app.command()
+def calibrate(
+    artifact: Annotated[Path, typer.Option("--artifact", "-a", help="router artifact")] = Path("router.npz"),
+    target_mix: Annotated[str | None, typer.Option(
+        "--target-mix", help="tier shares, e.g. local=0.7,mid=0.2,frontier=0.1")] = None,
+    quality: Annotated[float | None, typer.Option(
+        "--quality", help="quality target as a fraction of the top tier's, e.g. 0.95")] = None,
+    outcomes: Annotated[str | None, typer.Option(
+        "--outcomes", help="held-out outcomes to calibrate on (default: the artifact's out-of-fold scores)")] = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="thresholds JSON path")] = None,
+    data_dir: DataDirOpt = None,
+) -> None:
+    """Thresholds for a target tier mix or a quality target → <artifact>.thresholds.json."""
+    import numpy as np
+    from rich.console import Console
+
+    from smallfirst.routing import calibrate as C
+    from smallfirst.routing.learned import ThresholdsFile, router_text, thresholds_path_for
+    from smallfirst.routing.model import LinearRouterModel
+
+    if (target_mix is None) == (quality is None):
+        raise BadRequestError("give exactly one of --target-mix or --quality",
+                              hint="e.g. --target-mix local=0.7,frontier=0.3 or --quality 0.95")
+    model = LinearRouterModel.load(artifact)
+    tiers = model.tiers
+    if outcomes is not None:
+        from smallfirst.core.types import ChatRequest
+
+        table = load_table(outcomes, ",".join(tiers), None, data_dir)
+        feat = model.featurizer
+        good = np.array([model.probs(router_text(ChatRequest(model="", messages=[
+            {"role": "user", "content": p}], body={})), feat.prompt_signals(p, t))
+            for p, t in zip(table.prompts, table.tasks, strict=True)])
+        scores, costs, source = table.scores, table.costs, outcomes
+    else:
+        if model.oof is None or model.oof_scores is None or model.oof_costs is None:
+            raise BadRequestError("the artifact has no out-of-fold scores", hint="pass --outcomes")
+        good, scores, costs, source = model.oof, model.oof_scores, model.oof_costs, "out-of-fold (training)"
+    rows = np.arange(len(scores))
+    if target_mix is not None:
+        mix = C.parse_mix(target_mix, tiers)
+        thr = C.calibrate_mix(good, mix)
+        method, mix_d, qt = "mix", dict(zip(tiers, mix, strict=True)), None
+    else:
+        assert quality is not None
+        if not 0 < quality <= 1.5:
+            raise BadRequestError(f"--quality {quality} is out of range", hint="a fraction such as 0.95")
+        target = quality * float(scores[:, -1].mean())
+        thr, _, _ = C.calibrate_quality(good, scores, costs, target)
+        method, mix_d, qt = "quality", None, quality
+    pick = C.choose_tiers(good, thr)
+    real = np.bincount(pick, minlength=len(tiers)) / len(pick)
+    expected: dict[str, Any] = {"mix": dict(zip(tiers, real.round(4).tolist(), strict=True)),
+                "quality": float(scores[rows, pick].mean()), "cost": float(costs[rows, pick].mean()),
+                "top_tier_quality": float(scores[:, -1].mean()), "n": len(pick)}
+    tf = ThresholdsFile(tiers=tiers, thresholds=C.thresholds_dict(tiers, thr), method=method,
+                        target_mix=mix_d, quality_target=qt, expected=expected, source=source)
+    path = tf.save(out or thresholds_path_for(artifact))
+    con = Console()
+    shown = ", ".join(f"{t} ≥ {v:.4f}" for t, v in tf.thresholds.items())
+    con.print(f"thresholds ({method}, on {source}): {shown}")
+    con.print("expected mix: " + ", ".join(f"{t} {100 * v:.1f}%" for t, v in expected["mix"].items())
+              + f"; quality {expected['quality']:.4f} (top tier {expected['top_tier_quality']:.4f})")
+    con.print(f"written: {path}")
+
+
+@app.command()
+def bench(
+    outcomes: OutcomesArg,
+    routers: Annotated[str, typer.Option(help="candidate routers (random and oracle are always added)")] =
+        "learned,learned-text,task-prior,length,rules",
+    folds: Annotated[int, typer.Option(help="cross-validation folds (grouped by prompt)")] = 5,
+    seeds: Annotated[int, typer.Option(help="repetitions with different fold splits")] = 1,
+    kind: Annotated[str, typer.Option(help="learned model: logistic, ridge or auto")] = "auto",
+    c: Annotated[float, typer.Option("--c", help="inverse regularisation strength")] = 1.0,
+    tiers: TiersOpt = None,
+    tier_costs: Annotated[str | None, typer.Option(
+        "--tier-costs", help="cost per call by tier, e.g. local=0,frontier=1 (default: file costs or rank)")] = None,
+    out_dir: Annotated[Path, typer.Option("--out-dir", help="where the JSON summary and PNG go")] = Path("."),
+    data_dir: DataDirOpt = None,
+) -> None:
+    """Cross-validated cost-quality benchmark vs random, always-one-tier and oracle → JSON + PNG."""
+    from smallfirst.routing.benchmark import run_bench
+    from smallfirst.routing.plot import plot_bench
+
+    if folds < 2 or seeds < 1:
+        raise BadRequestError("--folds must be ≥ 2 and --seeds ≥ 1", hint="e.g. --folds 5 --seeds 3")
+    names = _split(routers) or []
+    table = load_table(outcomes, tiers, tier_costs, data_dir)
+    label = _label(outcomes)
+    with _progress() as prog:
+        task = prog.add_task(f"bench {label}", total=len(names) * folds * seeds)
+        try:
+            result = run_bench(table, names, folds=folds, seeds=range(seeds), kind=kind, c=c,
+                               progress=lambda k: prog.advance(task, k), label=label)
+        except ValueError as err:
+            raise BadRequestError(str(err), hint="see `smallfirst router bench --help`") from None
+    out_dir.mkdir(parents=True, exist_ok=True)
+    jpath = out_dir / f"router-bench-{label}.json"
+    jpath.write_text(json.dumps(result.summary, indent=2) + "\n", encoding="utf-8")
+    ppath = plot_bench(result, out_dir / f"router-bench-{label}.png")
+    from smallfirst.routing.report import print_summary
+
+    print_summary(result.summary)
+    typer.echo(f"written: {jpath}, {ppath}")

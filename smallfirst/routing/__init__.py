@@ -1,0 +1,1 @@
+"""Routers (rules, learned, random, fixed), calibration, metrics and the router benchmark."""

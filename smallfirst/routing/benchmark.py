@@ -1,0 +1,181 @@
+"""Cross-validated router benchmark (folds grouped by prompt text) on an outcome table.
+
+For each seed, prompts are split into ``folds`` groups; every candidate router is fitted on the other
+folds and scores the held-out fold. Two-tier metrics (APGR, CPT(50%), CPT(80%), c@95%) are computed per
+test fold against that fold's own weak/strong quality, averaged over folds, then over seeds (± sd over
+seeds), as in ``shared/notes/router-baselines.md``. The pooled out-of-fold scores give one curve per
+router (APGR pooled, ROC-AUC) and, for any number of tiers, the cost-quality points whose upper hull
+gives AIQ (RouterBench).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from smallfirst.routing import metrics as M
+from smallfirst.routing.calibrate import choose_tiers
+from smallfirst.routing.model import F64
+from smallfirst.routing.outcomes import OutcomeTable
+from smallfirst.routing.scorers import SCORERS, BenchContext
+from smallfirst.routing.train import grouped_folds
+
+Progress = Callable[[int], None]
+TWO_TIER_KEYS = ("apgr", "apgr_11", "cpt50", "cpt80", "c_at_95")
+
+
+@dataclass
+class BenchResult:
+    summary: dict[str, Any]
+    curves: dict[str, tuple[F64, F64]] = field(default_factory=dict)  # name → (x, q), pooled OOF, seed 0
+    points: dict[str, tuple[F64, F64]] = field(default_factory=dict)  # name → cost-quality hull points
+
+
+def _mean(xs: Sequence[float | None]) -> float | None:
+    vals = [x for x in xs if x is not None and not np.isnan(x)]
+    return float(np.mean(vals)) if vals else None
+
+
+def _fold_metrics(route: F64, w: F64, s: F64) -> dict[str, float | None]:
+    c, q = M.quality_curve(route, w, s)
+    return M.two_tier_summary(c, q, float(w.mean()), float(s.mean()))
+
+
+def cost_quality_points(goodness: F64, scores: F64, costs: F64, grid: int = 21) -> tuple[F64, F64]:
+    """(cost, quality) of a router swept over thresholds on per-tier percentile-normalised goodness."""
+    n, k1 = goodness.shape
+    ranks = np.argsort(np.argsort(goodness, axis=0, kind="stable"), axis=0) / max(n - 1, 1)
+    levels = np.linspace(0.0, 1.0001, grid)
+    combos = itertools.product(levels, repeat=k1) if k1 <= 2 else ((lv,) * k1 for lv in levels)
+    xs, ys = [], []
+    rows = np.arange(n)
+    for thr in combos:
+        pick = choose_tiers(ranks, np.asarray(thr))
+        xs.append(float(costs[rows, pick].mean()))
+        ys.append(float(scores[rows, pick].mean()))
+    return np.array(xs), np.array(ys)
+
+
+def oracle_points(scores: F64, costs: F64, grid: int = 200) -> tuple[F64, F64]:
+    """The oracle for N tiers: per prompt argmax(quality − λ·cost), cheapest on ties; λ swept."""
+    span = float(np.ptp(costs)) or 1.0
+    xs, ys = [], []
+    rows = np.arange(len(scores))
+    for lam in np.r_[0.0, np.geomspace(1e-4, 1e3, grid)] / span:
+        util = scores - lam * costs - 1e-12 * np.arange(scores.shape[1])
+        pick = np.argmax(util, axis=1)
+        xs.append(float(costs[rows, pick].mean()))
+        ys.append(float(scores[rows, pick].mean()))
+    return np.array(xs), np.array(ys)
+
+
+def run_bench(table: OutcomeTable, scorers: Sequence[str], folds: int = 5, seeds: Sequence[int] = (0,),
+              kind: str = "auto", c: float = 1.0, progress: Progress | None = None,
+              label: str = "") -> BenchResult:
+    """Benchmark the named candidate routers plus random, oracle and always-one-tier baselines."""
+    unknown = [s for s in scorers if s not in SCORERS]
+    if unknown:
+        raise ValueError(f"unknown router(s) {', '.join(unknown)}; choose from {', '.join(SCORERS)}")
+    from smallfirst.routing.train import TrainSpec
+
+    k = len(table.tiers)
+    ctx = BenchContext(table=table, kind=TrainSpec(kind=kind).resolved_kind(table.scores), c=c)
+    n_groups = len(np.unique(table.groups))
+    folds = max(2, min(folds, n_groups))
+    per: dict[str, dict[str, list[float | None]]] = {}
+    pooled: dict[str, dict[str, list[float | None]]] = {}
+    oof0: dict[str, F64] = {}
+    two = k == 2
+    w_all, s_all = table.scores[:, 0], table.scores[:, -1]
+    for si, seed in enumerate(seeds):
+        fid = grouped_folds(table.groups, folds, seed)
+        oof = {name: np.zeros((len(table), k - 1)) for name in scorers}
+        fold_m: dict[str, list[dict[str, float | None]]] = {name: [] for name in [*scorers, "random", "oracle"]}
+        for f in range(folds):
+            tr, te = np.flatnonzero(fid != f), np.flatnonzero(fid == f)
+            if len(te) == 0 or len(tr) == 0:
+                continue
+            w, s = table.scores[te, 0], table.scores[te, -1]
+            for name in scorers:
+                g = SCORERS[name](ctx, tr, te)
+                oof[name][te] = g
+                if two:
+                    fold_m[name].append(_fold_metrics(-g[:, 0], w, s))
+                if progress is not None:
+                    progress(1)
+            if two:
+                cr, qr = M.random_curve(w, s)
+                fold_m["random"].append(M.two_tier_summary(cr, qr, float(w.mean()), float(s.mean())))
+                co, qo = M.oracle_curve(w, s)
+                fold_m["oracle"].append(M.two_tier_summary(co, qo, float(w.mean()), float(s.mean())))
+        for name, ms in fold_m.items():
+            slot = per.setdefault(name, {key: [] for key in TWO_TIER_KEYS})
+            for key in TWO_TIER_KEYS:
+                slot[key].append(_mean([m[key] for m in ms]))
+        y_strong = table.scores[:, -1] > table.scores[:, 0]
+        for name in scorers:
+            ps = pooled.setdefault(name, {"apgr_pooled": [], "auc_pooled": []})
+            route = -oof[name][:, 0]
+            cp, qp = M.quality_curve(route, w_all, s_all)
+            ps["apgr_pooled"].append(M.apgr(cp, qp, float(w_all.mean()), float(s_all.mean())))
+            ps["auc_pooled"].append(M.roc_auc(route, y_strong))
+            if si == 0:
+                oof0[name] = oof[name]
+    return _assemble(table, scorers, per, pooled, oof0, folds, seeds, ctx.kind, label)
+
+
+def _assemble(table: OutcomeTable, scorers: Sequence[str], per: dict[str, dict[str, list[float | None]]],
+              pooled: dict[str, dict[str, list[float | None]]], oof0: dict[str, F64], folds: int,
+              seeds: Sequence[int], kind: str, label: str) -> BenchResult:
+    k = len(table.tiers)
+    sc, co = table.scores, table.costs
+    tier_q = sc.mean(axis=0)
+    tier_c = co.mean(axis=0)
+    c_min, c_max = float(tier_c.min()), float(tier_c.max())
+    result = BenchResult(summary={})
+    routers: dict[str, dict[str, Any]] = {}
+    for name in [*scorers, "random", "oracle"]:
+        entry: dict[str, Any] = {}
+        if k == 2:
+            for key in TWO_TIER_KEYS:
+                vals = [v for v in per[name][key] if v is not None]
+                entry[key] = float(np.mean(vals)) if vals else None
+                if key == "apgr":
+                    entry["apgr_sd"] = float(np.std(vals)) if len(vals) > 1 else 0.0
+        if name in pooled:
+            entry["apgr_pooled"] = _mean(pooled[name]["apgr_pooled"])
+            entry["auc_pooled"] = _mean(pooled[name]["auc_pooled"])
+        routers[name] = entry
+    # cost-quality points and AIQ (any number of tiers), pooled OOF of the first seed
+    if c_max > c_min:
+        for name in scorers:
+            x, q = cost_quality_points(oof0[name], sc, co)
+            result.points[name] = (x, q)
+            routers[name]["aiq"] = M.aiq(x, q, c_min, c_max)
+        ox, oq = oracle_points(sc, co)
+        result.points["oracle"] = (ox, oq)
+        routers["oracle"]["aiq"] = M.aiq(ox, oq, c_min, c_max)
+        result.points["random"] = (tier_c, tier_q)
+        routers["random"]["aiq"] = M.aiq(tier_c, tier_q, c_min, c_max)
+    if k == 2:
+        w, s = sc[:, 0], sc[:, 1]
+        for name in scorers:
+            result.curves[name] = M.quality_curve(-oof0[name][:, 0], w, s)
+        result.curves["random"] = M.random_curve(w, s)
+        result.curves["oracle"] = M.oracle_curve(w, s)
+    best = max(scorers, key=lambda nm: (routers[nm].get("apgr") if k == 2 else routers[nm].get("aiq")) or -1e9)
+    result.summary = {
+        "label": label, "n": len(table), "dropped": table.dropped, "tiers": list(table.tiers),
+        "tier_quality": dict(zip(table.tiers, tier_q.round(6).tolist(), strict=True)),
+        "tier_cost": dict(zip(table.tiers, tier_c.round(6).tolist(), strict=True)),
+        "cost_unit": table.cost_unit, "folds": folds, "seeds": list(seeds), "model_kind": kind,
+        "strong_better_share": float((sc[:, -1] > sc[:, 0]).mean()),
+        "quality_95": float(0.95 * tier_q[-1]),
+        "routers": routers, "best": best,
+        "always": {t: {"quality": float(tier_q[j]), "cost": float(tier_c[j])} for j, t in enumerate(table.tiers)},
+    }
+    return result

@@ -1,0 +1,42 @@
+"""Rich table of a router benchmark summary."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+
+def _fmt(v: Any, pct: bool = False) -> str:
+    if v is None:
+        return "–"
+    if isinstance(v, float):
+        return f"{100 * v:.1f}%" if pct else f"{v:.3f}"
+    return str(v)
+
+
+def print_summary(summary: Mapping[str, Any]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    tiers = summary["tiers"]
+    two = len(tiers) == 2
+    t = Table(title=f"router bench {summary.get('label', '')}: n={summary['n']}, "
+                    f"{summary['folds']}-fold CV × {len(summary['seeds'])} seed(s), tiers {' → '.join(tiers)}")
+    cols = ["router"]
+    if two:
+        cols += ["APGR", "± sd", "CPT(50%)", "CPT(80%)", f"{tiers[-1]} calls for 95%", "APGR pooled", "AUC"]
+    cols += ["AIQ"]
+    for c in cols:
+        t.add_column(c, justify="left" if c == "router" else "right")
+    for name, e in summary["routers"].items():
+        row = [f"[bold]{name}[/]" if name == summary.get("best") else name]
+        if two:
+            row += [_fmt(e.get("apgr")), _fmt(e.get("apgr_sd")), _fmt(e.get("cpt50"), True),
+                    _fmt(e.get("cpt80"), True), _fmt(e.get("c_at_95"), True), _fmt(e.get("apgr_pooled")),
+                    _fmt(e.get("auc_pooled"))]
+        row.append(_fmt(e.get("aiq")))
+        t.add_row(*row)
+    con = Console()
+    con.print(t)
+    always = ", ".join(f"always {k}: quality {v['quality']:.4f}" for k, v in summary["always"].items())
+    con.print(f"{always}; 95% of {tiers[-1]} = {summary['quality_95']:.4f}")

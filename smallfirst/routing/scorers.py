@@ -1,0 +1,148 @@
+"""Candidate routers for the benchmark: each fits on training rows and scores test rows.
+
+A scorer returns ``goodness`` of shape ``(n_test, n_tiers - 1)``: higher means tier ``t`` is more
+likely good enough (for two tiers, the strong tier is called for the lowest goodness first).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from smallfirst.routing.features import HashedFeaturizer
+from smallfirst.routing.metrics import roc_auc
+from smallfirst.routing.model import F64, tier_labels
+from smallfirst.routing.outcomes import OutcomeTable
+from smallfirst.routing.train import FeatureMatrix, fit_linear, margins
+
+I64 = npt.NDArray[np.int64]
+
+
+@dataclass
+class BenchContext:
+    """Lazily built per-table state shared by the scorers (features are computed once)."""
+
+    table: OutcomeTable
+    kind: str
+    c: float = 1.0
+    bits: int = 18
+    _fm: FeatureMatrix | None = None
+    _fm_text: FeatureMatrix | None = None
+    _levels: F64 | None = None
+    _lengths: F64 | None = None
+
+    def features(self, with_meta: bool) -> FeatureMatrix:
+        from scipy import sparse
+
+        from smallfirst.routing.train import featurize
+
+        if self._fm is None:
+            feat = HashedFeaturizer(bits=self.bits, use_meta=True)
+            self._fm = featurize(self.table.prompts, self.table.tasks, feat)
+            self._fm_text = FeatureMatrix(self._fm.counts, sparse.csr_matrix(self._fm.meta.shape))
+        fm = self._fm if with_meta else self._fm_text
+        assert fm is not None
+        return fm
+
+    def lengths(self) -> F64:
+        if self._lengths is None:
+            self._lengths = np.array([len(p) for p in self.table.prompts], dtype=np.float64)
+        return self._lengths
+
+    def levels(self) -> F64:
+        if self._levels is None:
+            from smallfirst.routing.rules import complexity
+
+            feat = HashedFeaturizer
+            self._levels = np.array([complexity(feat.prompt_signals(p, t), 6000)[0]
+                                     for p, t in zip(self.table.prompts, self.table.tasks, strict=True)],
+                                    dtype=np.float64)
+        return self._levels
+
+
+Scorer = Callable[[BenchContext, I64, I64], F64]
+
+
+def learned(with_meta: bool, kind: str | None = None, c: float | None = None) -> Scorer:
+    def run(ctx: BenchContext, tr: I64, te: I64) -> F64:
+        fm = ctx.features(with_meta)
+        w, b, idf = fit_linear(fm, ctx.table.scores, tr, kind or ctx.kind, c if c is not None else ctx.c)
+        return margins(fm, te, w, b, idf)
+    return run
+
+
+def length_heuristic(ctx: BenchContext, tr: I64, te: I64) -> F64:
+    """Prompt length in characters, sign fitted on the training rows."""
+    y, _ = tier_labels(ctx.table.scores[tr])
+    ln = ctx.lengths()
+    out = np.zeros((len(te), y.shape[1]))
+    for t in range(y.shape[1]):
+        auc = roc_auc(ln[tr], y[:, t])
+        sign = 1.0 if auc is None or auc >= 0.5 else -1.0
+        out[:, t] = sign * ln[te]
+    return out
+
+
+def task_prior(ctx: BenchContext, tr: I64, te: I64) -> F64:
+    """Share of training prompts of the same task where the tier was good enough (uses the task label)."""
+    y, _ = tier_labels(ctx.table.scores[tr])
+    tasks = ctx.table.tasks
+    out = np.zeros((len(te), y.shape[1]))
+    for t in range(y.shape[1]):
+        sums: dict[str | None, list[float]] = {}
+        for i, row in enumerate(tr):
+            acc = sums.setdefault(tasks[int(row)], [0.0, 0.0])
+            acc[0] += y[i, t]
+            acc[1] += 1.0
+        prior = float(y[:, t].mean())
+        out[:, t] = [(sums[tasks[int(r)]][0] + prior) / (sums[tasks[int(r)]][1] + 1.0)
+                     if tasks[int(r)] in sums else prior for r in te]
+    return out
+
+
+def rules_scorer(ctx: BenchContext, tr: I64, te: I64) -> F64:
+    """The zero-config rules router: lower complexity level = cheaper tier good enough (not trained)."""
+    lv = ctx.levels()[te]
+    return np.repeat(-lv[:, None], ctx.table.scores.shape[1] - 1, axis=1)
+
+
+def tfidf_lr(ctx: BenchContext, tr: I64, te: I64) -> F64:
+    """Reference: sklearn TF-IDF (word 1–2 + char_wb 3–5, sublinear, min_df 2) + LR / ridge (bench only)."""
+    from scipy import sparse
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression, Ridge
+
+    texts = ctx.table.prompts
+    a = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=2, max_features=100_000)
+    b = TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5), sublinear_tf=True, min_df=2,
+                        max_features=200_000)
+    tr_t = [texts[int(i)] for i in tr]
+    te_t = [texts[int(i)] for i in te]
+    xtr = sparse.hstack([a.fit_transform(tr_t), b.fit_transform(tr_t)]).tocsr()
+    xte = sparse.hstack([a.transform(te_t), b.transform(te_t)]).tocsr()
+    y, diff = tier_labels(ctx.table.scores[tr])
+    out = np.zeros((len(te), y.shape[1]))
+    for t in range(y.shape[1]):
+        model: Any
+        if ctx.kind == "logistic" and y[:, t].min() != y[:, t].max():
+            model = LogisticRegression(C=ctx.c, solver="liblinear").fit(xtr, y[:, t].astype(int))
+            out[:, t] = model.decision_function(xte)
+        elif ctx.kind != "logistic":
+            model = Ridge(alpha=1.0 / ctx.c, solver="sparse_cg").fit(xtr, diff[:, t])
+            out[:, t] = model.predict(xte)
+    return out
+
+
+SCORERS: dict[str, Scorer] = {
+    "learned": learned(True),
+    "learned-text": learned(False),
+    "tfidf-lr": tfidf_lr,
+    "task-prior": task_prior,
+    "length": length_heuristic,
+    "rules": rules_scorer,
+}
+DEFAULT_SCORERS = ("learned", "learned-text", "task-prior", "length", "rules")

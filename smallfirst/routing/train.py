@@ -1,0 +1,193 @@
+"""Training the learned router on an outcome table (offline, CPU; sklearn and scipy loaded lazily).
+
+Features are hashed once per prompt (stateless), so cross-validation only refits the idf weights and
+the linear models. ``train`` fits one scorer per non-top tier:
+
+* ``logistic`` — logistic regression on "this tier scores at least as well as every dearer tier";
+* ``ridge`` — ridge regression on the score difference to the best dearer tier (better on graded,
+  judge-scored data);
+* ``auto`` — ``logistic`` when every score is 0 or 1, else ``ridge``.
+
+Margins are turned into probabilities by Platt scaling fitted on out-of-fold margins (folds grouped
+by prompt text); those out-of-fold probabilities are kept in the artifact for ``router calibrate``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from smallfirst.routing.features import HashedFeaturizer
+from smallfirst.routing.model import F64, LinearRouterModel, is_binary, sigmoid, tier_labels
+from smallfirst.routing.outcomes import OutcomeTable
+
+Progress = Callable[[int], None]
+I64 = npt.NDArray[np.int64]
+
+
+@dataclass(frozen=True)
+class TrainSpec:
+    kind: str = "auto"  # logistic | ridge | auto
+    c: float = 1.0  # inverse regularisation strength (ridge: alpha = 1 / c)
+    use_meta: bool = True
+    bits: int = 18
+    folds: int = 5
+    seed: int = 0
+
+    def resolved_kind(self, scores: F64) -> str:
+        if self.kind not in ("auto", "logistic", "ridge"):
+            raise ValueError(f"unknown model kind {self.kind!r} (logistic, ridge or auto)")
+        if self.kind != "auto":
+            return self.kind
+        return "logistic" if is_binary(scores) else "ridge"
+
+
+@dataclass(frozen=True)
+class FeatureMatrix:
+    counts: Any  # scipy.sparse.csr_matrix (n, dim): text n-gram counts
+    meta: Any  # scipy.sparse.csr_matrix (n, dim): meta tokens (ones)
+
+
+def featurize(texts: Sequence[str], tasks: Sequence[str | None], featurizer: HashedFeaturizer,
+              progress: Progress | None = None) -> FeatureMatrix:
+    from scipy import sparse
+
+    rows_t: list[I64] = []
+    rows_m: list[I64] = []
+    for i, (text, task) in enumerate(zip(texts, tasks, strict=True)):
+        rows_t.append(featurizer.text_hashes(text))
+        if featurizer.use_meta:
+            sig = featurizer.prompt_signals(text, task)
+            rows_m.append(featurizer.meta_index(featurizer.meta_tokens(text, sig)))
+        else:
+            rows_m.append(np.zeros(0, dtype=np.int64))
+        if progress is not None and (i + 1) % 256 == 0:
+            progress(256)
+    if progress is not None:
+        progress(len(texts) % 256)
+
+    def build(parts: list[I64]) -> Any:
+        indptr = np.r_[0, np.cumsum([len(p) for p in parts])]
+        indices = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+        m = sparse.csr_matrix((np.ones(len(indices)), indices, indptr), shape=(len(parts), featurizer.dim))
+        m.sum_duplicates()
+        return m
+
+    return FeatureMatrix(counts=build(rows_t), meta=build(rows_m))
+
+
+def idf_from(counts: Any) -> F64:
+    """Smoothed idf: ln((1 + n) / (1 + df)) + 1."""
+    n = counts.shape[0]
+    df = np.bincount(counts.indices, minlength=counts.shape[1]).astype(np.float64)
+    out: F64 = np.log((1.0 + n) / (1.0 + df)) + 1.0
+    return out
+
+
+def design(fm: FeatureMatrix, rows: I64, idf: F64) -> Any:
+    """The model input for ``rows``: (1 + log tf) · idf, L2-normalised, plus the meta tokens."""
+    from scipy import sparse
+
+    x = fm.counts[rows].astype(np.float64)
+    x.data = (1.0 + np.log(x.data)) * idf[x.indices]
+    norms = np.sqrt(np.asarray(x.multiply(x).sum(axis=1)).ravel())
+    norms[norms == 0] = 1.0
+    x = sparse.diags(1.0 / norms) @ x
+    return (x + fm.meta[rows]).tocsr()
+
+
+def _fit_one(x: Any, target: F64, kind: str, c: float) -> tuple[F64, float]:
+    if kind == "logistic":
+        from sklearn.linear_model import LogisticRegression
+
+        y = target.astype(int)
+        if y.min() == y.max():  # one class only: constant scorer
+            return np.zeros(x.shape[1]), (8.0 if y[0] == 1 else -8.0)
+        lr = LogisticRegression(C=c, solver="liblinear", max_iter=200)
+        lr.fit(x, y)
+        return lr.coef_.ravel().astype(np.float64), float(lr.intercept_[0])
+    from sklearn.linear_model import Ridge
+
+    rg = Ridge(alpha=1.0 / c, solver="sparse_cg", max_iter=500, tol=1e-4)
+    rg.fit(x, target)
+    return np.asarray(rg.coef_, dtype=np.float64).ravel(), float(rg.intercept_)
+
+
+def fit_linear(fm: FeatureMatrix, scores: F64, rows: I64, kind: str, c: float) -> tuple[F64, F64, F64]:
+    """Weights (dim, k-1), biases (k-1,) and idf fitted on ``rows``."""
+    idf = idf_from(fm.counts[rows])
+    x = design(fm, rows, idf)
+    y, diff = tier_labels(scores[rows])
+    k1 = scores.shape[1] - 1
+    w = np.zeros((fm.counts.shape[1], k1))
+    b = np.zeros(k1)
+    for t in range(k1):
+        w[:, t], b[t] = _fit_one(x, y[:, t] if kind == "logistic" else diff[:, t], kind, c)
+    return w, b, idf
+
+
+def margins(fm: FeatureMatrix, rows: I64, w: F64, b: F64, idf: F64) -> F64:
+    out: F64 = np.asarray(design(fm, rows, idf) @ w) + b
+    return out
+
+
+def grouped_folds(groups: npt.ArrayLike, k: int, seed: int) -> I64:
+    """Fold id per row; rows with the same group id share a fold; groups shuffled by ``seed``."""
+    g = np.asarray(groups)
+    uniq = np.unique(g)
+    perm = np.random.default_rng(seed).permutation(len(uniq))
+    fold_of = np.empty(len(uniq), dtype=np.int64)
+    fold_of[perm] = np.arange(len(uniq)) % k
+    out: I64 = fold_of[np.searchsorted(uniq, g)]
+    return out
+
+
+def fit_platt(m: F64, y: F64) -> tuple[float, float]:
+    """1-D logistic fit p = sigmoid(a·m + b) (a ≥ 0 keeps the ranking)."""
+    from sklearn.linear_model import LogisticRegression
+
+    yi = y.astype(int)
+    if yi.min() == yi.max() or np.ptp(m) == 0:
+        p = float(np.clip(yi.mean(), 1e-3, 1 - 1e-3))
+        return 0.0, float(np.log(p / (1 - p)))
+    lr = LogisticRegression(C=100.0).fit(m.reshape(-1, 1), yi)
+    return max(float(lr.coef_[0, 0]), 1e-6), float(lr.intercept_[0])
+
+
+def train(table: OutcomeTable, spec: TrainSpec = TrainSpec(), fm: FeatureMatrix | None = None,
+          progress: Progress | None = None, featurizer: HashedFeaturizer | None = None) -> LinearRouterModel:
+    """Fit the router on every prompt of ``table``; out-of-fold probabilities come with it."""
+    if len(table.tiers) < 2:
+        raise ValueError("training a router needs outcomes for at least two tiers")
+    feat = featurizer or HashedFeaturizer(bits=spec.bits, use_meta=spec.use_meta)
+    t0 = time.time()
+    if fm is None:
+        fm = featurize(table.prompts, table.tasks, feat)
+    kind = spec.resolved_kind(table.scores)
+    n, k1 = len(table), len(table.tiers) - 1
+    folds = grouped_folds(table.groups, min(spec.folds, len(np.unique(table.groups))), spec.seed)
+    oof_m = np.zeros((n, k1))
+    for f in np.unique(folds):
+        tr, te = np.flatnonzero(folds != f), np.flatnonzero(folds == f)
+        w, b, idf = fit_linear(fm, table.scores, tr, kind, spec.c)
+        oof_m[te] = margins(fm, te, w, b, idf)
+        if progress is not None:
+            progress(1)
+    y, _ = tier_labels(table.scores)
+    platt = np.array([fit_platt(oof_m[:, t], y[:, t]) for t in range(k1)])
+    w, b, idf = fit_linear(fm, table.scores, np.arange(n), kind, spec.c)
+    if progress is not None:
+        progress(1)
+    oof = sigmoid(platt[:, 0] * oof_m + platt[:, 1])
+    meta = {"kind": kind, "c": spec.c, "n_train": n, "folds": len(np.unique(folds)), "seed": spec.seed,
+            "trained_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "train_seconds": round(time.time() - t0, 2), "cost_unit": table.cost_unit,
+            "tier_mean_score": table.scores.mean(axis=0).round(6).tolist()}
+    return LinearRouterModel(featurizer=feat, tiers=table.tiers, weights=w.astype(np.float32), bias=b,
+                             platt=platt, idf=idf.astype(np.float32), meta=meta, oof=oof,
+                             oof_scores=table.scores, oof_costs=table.costs)

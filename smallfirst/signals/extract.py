@@ -1,0 +1,181 @@
+"""``extract(request) -> Signals``: cheap request features, computed on every request.
+
+Bounded work: patterns run over a window of at most ``HEAD + TAIL`` characters of the instruction
+(the last user message, plus the head of the system prompt), never over the whole context.
+Sensitivity is not detected here (see ``smallfirst.sensitivity``); ``sensitive_classes`` stays empty.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from smallfirst.core.types import ChatRequest, Signals
+from smallfirst.signals import patterns as P
+
+HEAD = 1500
+TAIL = 300
+SYSTEM_HEAD = 400
+CHARS_PER_TOKEN = 4
+
+
+def _content_text(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "\n".join(p.get("text", "") for p in content if isinstance(p, dict) and p.get("type") == "text")
+    return ""
+
+
+def normalise_task(hint: str) -> str:
+    """A client's task hint in canonical form (known aliases mapped; unknown hints kept, lower-cased)."""
+    h = hint.strip().lower()
+    if h in P.TASK_TYPES:
+        return h
+    return P.TASK_ALIASES.get(h, h)
+
+
+def _window(text: str) -> str:
+    if len(text) <= HEAD + TAIL:
+        return text
+    return text[:HEAD] + "\n" + text[-TAIL:]
+
+
+def _instruction_verb(lower: str) -> str | None:
+    """The task named by the earliest instruction verb or phrase in the head of the instruction."""
+    head = lower[: P.INSTRUCTION_HEAD]
+    best: tuple[int, str] | None = None
+    for m in P.TOKEN.finditer(head):
+        task = P.INSTRUCTION_WORDS.get(m.group())
+        if task is not None:
+            best = (m.start(), task)
+            break
+    for phrase, task in P.INSTRUCTION_PHRASES:
+        pos = head.find(phrase)
+        if pos >= 0 and (best is None or pos < best[0]):
+            best = (pos, task)
+    return best[1] if best else None
+
+
+def _any_phrase(lower: str, phrases: tuple[str, ...]) -> bool:
+    return any(p in lower for p in phrases)
+
+
+def detect_task(instruction: str, code_density: float, math_density: float) -> str:
+    """Task type of an instruction window, by precedence: code → instruction verb → math → reasoning
+    → knowledge question → chat."""
+    lower = instruction.lower()
+    tokens = P.TOKEN.findall(lower)
+    words = frozenset(tokens)
+    if code_density >= 0.3 or (words & P.CODE_WORDS) or _any_phrase(lower, P.CODE_PHRASES):
+        return "code"
+    verb = _instruction_verb(lower)
+    if verb is not None:
+        return verb
+    if (math_density >= 0.12 or (words & P.MATH_WORDS) or P.MATH_EXPR.search(lower)
+            or _any_phrase(lower, P.MATH_PHRASES)):
+        return "math"
+    if (_any_phrase(lower, P.REASONING_PHRASES) or (words & P.REASONING_WORDS)
+            or _any_phrase(lower, P.REASONING_MORE)):
+        return "reasoning"
+    if (tokens and tokens[0] in P.QUESTION_START) or lower.rstrip().endswith("?") or _any_phrase(
+            lower, P.KNOWLEDGE_PHRASES):
+        return "knowledge"
+    return "chat"
+
+
+def detect_language(window: str) -> str:
+    """ISO 639-1 guess: script first, then stopword counts for Latin-script languages; default "en"."""
+    sample = window[:400]
+    if not sample.isascii():
+        for lang, pat in P.SCRIPTS:
+            if len(pat.findall(sample)) >= 3:
+                return lang
+    words = P.TOKEN.findall(sample.lower())[:80] if sample.isascii() else sample.lower().split()[:80]
+    if not words:
+        return "en"
+    best, best_n = "en", 0
+    for lang, stops in P.STOPWORDS.items():
+        n = sum(1 for w in words if w in stops)
+        if n > best_n:
+            best, best_n = lang, n
+    return best
+
+
+def code_density(window: str) -> float:
+    """Share of lines that look like code (a fenced block counts as at least 0.5)."""
+    lines = window.count("\n") + 1
+    dens = min(1.0, len(P.CODE_LINE.findall(window)) / lines)
+    if "```" in window:
+        dens = max(dens, 0.5)
+    return round(dens, 4)
+
+
+def math_density(window: str) -> float:
+    """Share of characters that are digits or math operators."""
+    if not window:
+        return 0.0
+    return round(sum(window.count(c) for c in P.MATH_CHARS) / len(window), 4)
+
+
+def _expected_output(task: str, prompt_tokens: int, max_tokens: int | None) -> int:
+    base = P.EXPECTED_OUTPUT.get(task, 256)
+    if base < 0:  # translate / rewrite: about as long as the input
+        base = max(16, min(prompt_tokens, 2048))
+    return min(base, max_tokens) if max_tokens else base
+
+
+def _wants_json(request: ChatRequest, window: str) -> bool:
+    rf = request.response_format
+    if isinstance(rf, Mapping) and rf.get("type") in ("json_object", "json_schema"):
+        return True
+    return "json" in window.lower() and P.JSON_REQUEST.search(window) is not None
+
+
+def _reasoning_requested(request: ChatRequest, window: str) -> bool:
+    body = request.body
+    if body.get("reasoning_effort") or body.get("reasoning"):
+        return True
+    return _any_phrase(window.lower(), P.REASONING_PHRASES)
+
+
+def extract(request: ChatRequest) -> Signals:
+    """Compute the cheap signals of one request (p50 well under 1 ms; see bench/router_latency.py)."""
+    total_chars = 0
+    turns = 0
+    system = ""
+    last_user = ""
+    for m in request.messages:
+        text = _content_text(m.get("content"))
+        total_chars += len(text)
+        role = m.get("role")
+        if role == "user":
+            turns += 1
+            last_user = text
+        elif role in ("system", "developer") and not system:
+            system = text
+    instruction = _window(last_user)
+    window = (system[:SYSTEM_HEAD] + "\n" + instruction) if system else instruction
+    cd = code_density(instruction)
+    md = math_density(instruction)
+    detected = detect_task(instruction, cd, md)
+    hint = request.metadata.get("task") if isinstance(request.metadata, Mapping) else None
+    task = normalise_task(hint) if isinstance(hint, str) and hint.strip() else detected
+    prompt_tokens = (total_chars + CHARS_PER_TOKEN - 1) // CHARS_PER_TOKEN
+    extra: dict[str, Any] = {"detected_task": detected}
+    if task != detected:
+        extra["task_hint"] = task
+    return Signals(
+        task_type=task,
+        prompt_chars=total_chars,
+        prompt_tokens_est=prompt_tokens,
+        expected_output_tokens=_expected_output(task, prompt_tokens, request.max_tokens),
+        turns=max(turns, 1),
+        language=detect_language(instruction),
+        code_density=cd,
+        math_density=md,
+        wants_json=_wants_json(request, window),
+        wants_tools=bool(request.tools),
+        reasoning_requested=_reasoning_requested(request, window),
+        extra=extra,
+    )

@@ -1,0 +1,150 @@
+"""The learned router: training, artifact round trip, train/inference consistency, decisions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from smallfirst.config.registry import router_factory
+from smallfirst.config.schema import EndpointConfig, RoutingConfig, Settings, TierConfig
+from smallfirst.core.errors import ConfigError
+from smallfirst.core.types import ChatRequest
+from smallfirst.routing import calibrate as C
+from smallfirst.routing.features import HashedFeaturizer
+from smallfirst.routing.learned import LearnedRouter, ThresholdsFile, thresholds_path_for
+from smallfirst.routing.model import LinearRouterModel
+from smallfirst.routing.outcomes import Outcome, OutcomeTable
+from smallfirst.routing.train import TrainSpec, featurize, fit_linear, grouped_folds, margins, train
+from smallfirst.signals import extract
+
+T3 = ("local", "mid", "frontier")
+
+
+def req(text: str) -> ChatRequest:
+    return ChatRequest(model="smallfirst/auto", messages=[{"role": "user", "content": text}], body={})
+
+
+def test_featurizer_is_stable_and_bounded() -> None:
+    f = HashedFeaturizer(bits=16)
+    a = f.text_hashes("Hello world, hello")
+    assert a.tolist() == HashedFeaturizer(bits=16).text_hashes("hello   WORLD, hello").tolist()
+    assert a.min() >= 0 and a.max() < 2**16
+    assert len(f.text_hashes("")) == 0
+    big = f.text_hashes("word " * 100_000)
+    assert len(big) < 4 * f.max_chars  # bounded by max_chars, not by the prompt
+
+
+def test_grouped_folds_keep_groups_together() -> None:
+    groups = np.array([0, 0, 1, 2, 2, 2, 3, 4])
+    folds = grouped_folds(groups, 3, seed=1)
+    for g in np.unique(groups):
+        assert len(set(folds[groups == g].tolist())) == 1
+    assert set(folds.tolist()) == {0, 1, 2}
+
+
+def test_train_learns_the_synthetic_rule_and_round_trips(tmp_path: Path, rows2: list[Outcome]) -> None:
+    table = OutcomeTable.from_rows(rows2, tiers=("local", "frontier"))
+    model = train(table, TrainSpec(c=1.0, folds=4))
+    assert model.meta["kind"] == "logistic" and model.oof is not None
+    def p(text: str) -> float:
+        return float(model.probs(text, extract(req(text)))[0])
+
+    easy = [p("Classify the sentiment of this review: the soup was lovely"),
+            p("Translate into French: the lamp is red"), p("Summarise: the city council met today")]
+    hard = [p("Prove that the sum of 9 odd numbers is a square, step by step"),
+            p("Solve the integral of x^5 * log(x) and explain the usual method"),
+            p("Plan a multi-step strategy to analyse cost trade-offs and justify it")]
+    assert min(easy) > 0.7 and max(hard) < 0.7 and np.mean(easy) - np.mean(hard) > 0.35
+    hard_text = "Prove that the sum of 9 odd numbers is a square, step by step"
+    path = model.save(tmp_path / "r.npz")
+    loaded = LinearRouterModel.load(path)
+    assert loaded.tiers == model.tiers and loaded.meta["kind"] == "logistic"
+    assert np.allclose(loaded.probs(hard_text, extract(req(hard_text))), hard[0])
+    assert loaded.oof is not None and np.allclose(loaded.oof, model.oof)
+
+
+def test_inference_matches_the_training_pipeline(rows3: list[Outcome]) -> None:
+    table = OutcomeTable.from_rows(rows3)
+    assert table.tiers == T3
+    feat = HashedFeaturizer(bits=16)
+    fm = featurize(table.prompts, table.tasks, feat)
+    rows = np.arange(len(table))
+    w, b, idf = fit_linear(fm, table.scores, rows, "logistic", 1.0)
+    batch = margins(fm, rows[:25], w, b, idf)
+    m = LinearRouterModel(featurizer=feat, tiers=table.tiers, weights=w.astype(np.float32), bias=b,
+                          platt=np.array([[1.0, 0.0], [1.0, 0.0]]), idf=idf.astype(np.float32))
+    for i in range(25):
+        sig = feat.prompt_signals(table.prompts[i], table.tasks[i])
+        assert np.allclose(m.margins(table.prompts[i], sig), batch[i], atol=1e-4)
+
+
+def test_load_errors(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="not found"):
+        LinearRouterModel.load(tmp_path / "none.npz")
+    (tmp_path / "junk.npz").write_bytes(b"not a zip")
+    with pytest.raises(ConfigError, match="not readable"):
+        LinearRouterModel.load(tmp_path / "junk.npz")
+    (tmp_path / "t.json").write_text("{", encoding="utf-8")
+    with pytest.raises(ConfigError, match="not valid JSON"):
+        ThresholdsFile.load(tmp_path / "t.json")
+
+
+def _three_tier_router(tmp_path: Path, rows3: list[Outcome], mix: list[float]) -> tuple[Path, LinearRouterModel]:
+    table = OutcomeTable.from_rows(rows3)
+    model = train(table, TrainSpec(folds=3, bits=16))
+    path = model.save(tmp_path / "r3.npz")
+    assert model.oof is not None
+    thr = C.calibrate_mix(model.oof, mix)
+    ThresholdsFile(tiers=T3, thresholds=C.thresholds_dict(T3, thr), method="mix",
+                   target_mix=dict(zip(T3, mix, strict=True))).save(thresholds_path_for(path))
+    return path, model
+
+
+def test_learned_router_from_config_decides_with_reasons(tmp_path: Path, rows3: list[Outcome]) -> None:
+    path, _ = _three_tier_router(tmp_path, rows3, [0.5, 0.2, 0.3])
+    tiers = [TierConfig(name=n, endpoints=[EndpointConfig(backend="fake", model=n)]) for n in T3]
+    s = Settings(tiers=tiers, routing=RoutingConfig(router="learned", artifact=str(path)))
+    router = router_factory("learned")(s)
+    assert isinstance(router, LearnedRouter) and router.calibrated and router.governor is not None
+    easy = req("Translate into French: the garden is red")
+    c = router.choose(easy, extract(easy), T3)
+    assert c.tier == "local" and c.reason.startswith("learned: p(local ok)=") and "→ local" in c.reason
+    hard = req("Plan a multi-step strategy to analyse copper trade-offs and justify it")
+    c = router.choose(hard, extract(hard), T3)
+    assert c.tier in ("mid", "frontier") and set(c.scores) == set(T3) and c.scores["frontier"] == 1.0
+    c = router.choose(hard, extract(hard), ("local",))  # policy left only local
+    assert c.tier == "local"
+    sc = router.score(easy, extract(easy))
+    assert 0.0 <= sc["local"] <= 1.0 and sc["frontier"] == 1.0
+
+
+def test_learned_router_config_errors(tmp_path: Path, rows2: list[Outcome]) -> None:
+    tiers = [TierConfig(name=n, endpoints=[EndpointConfig(backend="fake", model=n)]) for n in ("local", "mid")]
+    with pytest.raises(ConfigError, match=r"needs routing\.artifact"):
+        router_factory("learned")(Settings(tiers=tiers, routing=RoutingConfig(router="learned")))
+    model = train(OutcomeTable.from_rows(rows2, tiers=("local", "frontier")), TrainSpec(folds=3, bits=14))
+    p = model.save(tmp_path / "r2.npz")
+    with pytest.raises(ConfigError, match="trained for tier"):
+        router_factory("learned")(Settings(tiers=tiers, routing=RoutingConfig(router="learned", artifact=str(p))))
+    uncal = LearnedRouter(model)
+    r = req("hello")
+    assert "uncalibrated" in uncal.choose(r, extract(r), ("local", "frontier")).reason
+
+
+def test_governor_holds_mix_on_shifted_traffic(tmp_path: Path, rows3: list[Outcome]) -> None:
+    """Calibrated for 50/20/30, then fed only easy prompts: the governor raises the local threshold."""
+    path, model = _three_tier_router(tmp_path, rows3, [0.5, 0.2, 0.3])
+    router = LearnedRouter(model, ThresholdsFile.load(thresholds_path_for(path)), governor_window=200,
+                           governor_max_shift=0.3)
+    easy = [r.prompt for r in rows3 if r.dataset == "easy"]
+    picks = []
+    for i in range(800):
+        q = req(easy[i % len(easy)])
+        picks.append(router.choose(q, extract(q), T3))
+    assert router.governor is not None and router.governor.offsets[0] > 0
+    early = sum(c.tier == "local" for c in picks[:100]) / 100
+    late = sum(c.tier == "local" for c in picks[-200:]) / 200
+    assert late < early
+    assert "governor local+" in picks[-1].reason
