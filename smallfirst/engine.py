@@ -19,7 +19,7 @@ from smallfirst.core.errors import (
     StreamInterruptedError,
     UpstreamError,
 )
-from smallfirst.core.protocols import Backend, Policy, Router, Store
+from smallfirst.core.protocols import AnswerCheck, Backend, Policy, Router, Store
 from smallfirst.core.tiers import Endpoint, Tier
 from smallfirst.core.types import (
     AUTO_MODEL,
@@ -86,6 +86,7 @@ class Engine:
         max_escalations: int = 2,
         store_prompts: bool = False,
         observers: Sequence[Observer] = (),
+        checker: AnswerCheck | None = None,
     ) -> None:
         self.tiers = list(tiers)
         self.router = router
@@ -96,6 +97,7 @@ class Engine:
         self.max_escalations = max_escalations
         self.store_prompts = store_prompts
         self.observers = list(observers)  # e.g. metrics; called with every logged record
+        self.checker = checker  # the cascade's contract/confidence check (None: accept every answer)
         self._by_tier = {t.name: t for t in self.tiers}
         self._by_model: dict[str, tuple[Tier, Endpoint]] = {}
         for t in self.tiers:
@@ -186,10 +188,21 @@ class Engine:
             ctx.escalations.append(f"{step.tier.name}->{nxt.tier.name}")
         return True
 
+    def _checker(self, request: ChatRequest, ctx: RequestContext) -> AnswerCheck | None:
+        c = self.checker
+        return c if c is not None and c.applies(request, ctx.signals or Signals()) else None
+
     async def complete(self, request: ChatRequest, ctx: RequestContext) -> tuple[ChatResponse, Decision]:
         plan = self.plan(request, ctx)
+        return await self._complete(request, ctx, plan, self._checker(request, ctx))
+
+    async def _complete(self, request: ChatRequest, ctx: RequestContext, plan: Plan,
+                        checker: AnswerCheck | None) -> tuple[ChatResponse, Decision]:
+        sig = ctx.signals or Signals()
         last: SmallfirstError | None = None
-        for i, step in enumerate(plan.steps):
+        i = 0
+        while i < len(plan.steps):
+            step = plan.steps[i]
             backend: Backend = step.endpoint.backend
             t = time.perf_counter()
             try:
@@ -198,22 +211,49 @@ class Engine:
                 self._fail(ctx, step, err, t)
                 last = err
                 if err.retryable and self._may_continue(plan, ctx, i, step):
+                    i += 1
                     continue
                 raise
-            cost = self._cost(step.endpoint, resp.usage)
-            ctx.attempts.append(Attempt(step.tier.name, backend.model, backend.name, "ok",
-                                        (time.perf_counter() - t) * 1000.0, cost, resp.usage))
+            rejected = await checker.check(request, sig, resp, step.tier.name) if checker else None
+            ctx.attempts.append(Attempt(step.tier.name, backend.model, backend.name, rejected or "ok",
+                                        (time.perf_counter() - t) * 1000.0, self._cost(step.endpoint, resp.usage),
+                                        resp.usage))
+            if rejected is not None:
+                nxt = self._next_tier(plan, ctx, i, step)
+                if nxt is not None:
+                    i = nxt
+                    continue
+                ctx.reason += f"; answer failed check ({rejected}) but no higher tier may answer"
             return resp, self._decision(ctx, step)
         assert last is not None  # plan.steps is never empty
         raise last
+
+    def _next_tier(self, plan: Plan, ctx: RequestContext, i: int, step: Step) -> int | None:
+        """After a rejected answer: index of the next tier's first step (escalation recorded), or None."""
+        j = next((k for k in range(i + 1, len(plan.steps)) if plan.steps[k].tier.name != step.tier.name), None)
+        if j is None or len(ctx.escalations) >= self.max_escalations:
+            return None
+        ctx.escalations.append(f"{step.tier.name}->{plan.steps[j].tier.name}")
+        return j
 
     def _decision(self, ctx: RequestContext, step: Step) -> Decision:
         return Decision(step.tier.name, step.endpoint.backend.model, step.endpoint.backend.name, ctx.reason,
                         tuple(ctx.escalations), tuple(ctx.attempts), sum(a.cost_usd for a in ctx.attempts))
 
     async def open_stream(self, request: ChatRequest, ctx: RequestContext) -> Stream:
-        """Try endpoints until one yields its first chunk; after that the stream is committed."""
+        """Try endpoints until one yields its first chunk; after that the stream is committed.
+
+        A request with a contract is answered and checked in full first (the cascade needs the whole
+        answer), then replayed as a stream: nothing reaches the client before the check passes.
+        """
         plan = self.plan(request, ctx)
+        checker = self._checker(request, ctx)
+        if checker is not None:
+            resp, decision = await self._complete(request, ctx, plan, checker)
+            ctx.ttft_ms = ctx.elapsed_ms()
+            step = next(s for s in plan.steps if s.endpoint.backend.name == decision.endpoint)
+            return Stream(self, ctx, step, _replay(resp)[0], _aiter(_replay(resp)[1:]), time.perf_counter(),
+                          decision=decision)
         last: SmallfirstError | None = None
         for i, step in enumerate(plan.steps):
             t = time.perf_counter()
@@ -271,8 +311,9 @@ class Stream:
     """A committed upstream stream. Iterate it for chunks; usage and cost are settled at the end."""
 
     def __init__(self, engine: Engine, ctx: RequestContext, step: Step, first: ChatChunk,
-                 rest: AsyncIterator[ChatChunk], t_start: float) -> None:
+                 rest: AsyncIterator[ChatChunk], t_start: float, decision: Decision | None = None) -> None:
         self.engine = engine
+        self._decision = decision  # set when the answer was already checked and recorded
         self.ctx = ctx
         self.step = step
         self._first: ChatChunk | None = first
@@ -314,6 +355,8 @@ class Stream:
 
     def settle(self, outcome: str = "ok") -> Decision:
         """Record the committed attempt (with usage and cost) and return the decision."""
+        if self._decision is not None:
+            return self._decision
         usage = self.usage or Usage()
         ep = self.step.endpoint
         self.ctx.attempts.append(Attempt(self.tier, ep.backend.model, ep.backend.name, outcome,
@@ -324,3 +367,18 @@ class Stream:
     def info(self) -> dict[str, Any]:
         return {"tier": self.tier, "model": self.model, "reason": self.ctx.reason,
                 "escalations": list(self.ctx.escalations)}
+
+
+def _replay(resp: ChatResponse) -> list[ChatChunk]:
+    """A complete answer as stream chunks: content, tool calls, then finish reason with usage."""
+    chunks = [ChatChunk(delta={"content": resp.content}, logprobs=resp.logprobs)] if resp.content else []
+    calls = resp.message.get("tool_calls")
+    if calls:
+        chunks.append(ChatChunk(delta={"tool_calls": [{"index": k, **c} for k, c in enumerate(calls)]}))
+    chunks.append(ChatChunk(delta={}, finish_reason=resp.finish_reason, usage=resp.usage))
+    return chunks
+
+
+async def _aiter(items: list[ChatChunk]) -> AsyncIterator[ChatChunk]:
+    for item in items:
+        yield item

@@ -96,3 +96,15 @@ class Scorer(ABC):
     @abstractmethod
     def score(self, task: Mapping[str, Any], answer: str) -> float:
         """A value in [0, 1]."""
+
+
+class AnswerCheck(ABC):
+    """The cascade's acceptance test: does this tier's answer meet the request's contract?"""
+
+    @abstractmethod
+    def applies(self, request: ChatRequest, signals: Signals) -> bool:
+        """True when the request carries a contract (then streams are checked before the first byte)."""
+
+    @abstractmethod
+    async def check(self, request: ChatRequest, signals: Signals, response: ChatResponse, tier: str) -> str | None:
+        """``None`` to accept, else the rejection reason (``schema_invalid``, ``low_confidence`` …)."""

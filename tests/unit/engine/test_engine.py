@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from smallfirst.core.errors import ModelNotFoundError, PolicyBlockedError, UpstreamError, UpstreamTimeoutError
-from smallfirst.core.protocols import Backend, Policy, Router, Store
+from smallfirst.core.protocols import AnswerCheck, Backend, Policy, Router, Store
 from smallfirst.core.tiers import Endpoint, Tier
 from smallfirst.core.types import (
     Capabilities,
@@ -119,9 +119,9 @@ def test_router_start_tier_answers() -> None:
 
 
 def test_failure_moves_up_the_chain_and_is_recorded() -> None:
-    eng, bs, _ = make(local_fail=UpstreamTimeoutError("slow"))
+    eng, _bs, _ = make(local_fail=UpstreamTimeoutError("slow"))
     ctx = RequestContext()
-    resp, d = asyncio.run(eng.complete(req(), ctx))
+    _resp, d = asyncio.run(eng.complete(req(), ctx))
     assert d.tier == "mid" and d.escalations == ("local->mid",)
     assert [a.outcome for a in d.attempts] == ["upstream_timeout", "ok"]
     assert d.cost_usd == pytest.approx((10 * 1.0 + 5 * 2.0) / 1e6)
@@ -185,3 +185,49 @@ def test_model_ids() -> None:
     ids = [i for i, _ in eng.model_ids()]
     assert ids[:4] == ["smallfirst/auto", "smallfirst/local", "smallfirst/mid", "smallfirst/frontier"]
     assert {"small", "medium", "large"} <= set(ids)
+
+
+class RejectTier(AnswerCheck):
+    def __init__(self, tier: str, reason: str = "schema_invalid") -> None:
+        self.tier, self.reason = tier, reason
+
+    def applies(self, request: ChatRequest, signals: Signals) -> bool:
+        return True
+
+    async def check(self, request: ChatRequest, signals: Signals, response: ChatResponse, tier: str) -> str | None:
+        return self.reason if tier == self.tier else None
+
+
+def test_failed_check_escalates_and_counts_the_rejected_attempt() -> None:
+    eng, _bs, _ = make()
+    eng.checker = RejectTier("local")
+    ctx = RequestContext()
+    resp, d = asyncio.run(eng.complete(req(), ctx))
+    assert d.tier == "mid" and resp.content == "from medium"
+    assert [a.outcome for a in d.attempts] == ["schema_invalid", "ok"]
+    assert d.escalations == ("local->mid",)
+    assert d.attempts[0].usage.completion_tokens == 5  # the rejected answer's tokens are counted
+
+
+def test_failed_check_at_top_of_chain_is_accepted_with_reason() -> None:
+    eng, _, _ = make(start="frontier")
+    eng.checker = RejectTier("frontier", "low_confidence")
+    ctx = RequestContext()
+    _, d = asyncio.run(eng.complete(req(), ctx))
+    assert d.tier == "frontier" and "low_confidence" in d.reason
+
+
+def test_checked_stream_sends_nothing_before_the_check() -> None:
+    eng, _bs, _ = make()
+    eng.checker = RejectTier("local")
+
+    async def go() -> tuple[list[Any], Any]:
+        ctx = RequestContext()
+        s = await eng.open_stream(req(), ctx)
+        chunks = [c async for c in s]
+        return chunks, s.settle()
+
+    chunks, d = asyncio.run(go())
+    assert "".join(c.delta.get("content", "") for c in chunks) == "from medium"
+    assert chunks[-1].finish_reason == "stop" and chunks[-1].usage == Usage(10, 5)
+    assert d.tier == "mid" and [a.outcome for a in d.attempts] == ["schema_invalid", "ok"]
