@@ -1,0 +1,37 @@
+"""The SSE ``data:`` assembler used by the OpenAI-compatible and Anthropic backends."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+from smallfirst.backends._http import sse_data
+
+
+def parse(lines: list[bytes]) -> list[bytes]:
+    async def source() -> AsyncIterator[bytes]:
+        for line in lines:
+            yield line
+
+    async def go() -> list[bytes]:
+        return [d async for d in sse_data(source())]
+
+    return asyncio.run(go())
+
+
+def test_events_comments_and_fields() -> None:
+    lines = [b": keep-alive", b"", b"event: message_start", b'data: {"a":1}', b"", b"id: 7", b"retry: 10",
+             b"data:{\"b\":2}", b"", b"data: [DONE]", b""]
+    assert parse(lines) == [b'{"a":1}', b'{"b":2}', b"[DONE]"]
+
+
+def test_multi_line_data_is_joined_with_newlines() -> None:
+    assert parse([b"data: first", b"data: second", b""]) == [b"first\nsecond"]
+
+
+def test_last_event_without_trailing_blank_line_is_kept() -> None:
+    assert parse([b"data: x", b"", b"data: tail"]) == [b"x", b"tail"]
+
+
+def test_only_one_leading_space_is_stripped() -> None:
+    assert parse([b"data:  two spaces", b""]) == [b" two spaces"]
