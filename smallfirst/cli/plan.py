@@ -61,6 +61,7 @@ def _positive(name: str, value: float | None, *, allow_zero: bool = False) -> No
 
 def resolve_machine(cat: Catalog, hardware: str | None, memory_gb: float | None, bandwidth_gbps: float | None,
                     tflops: float | None, measure: bool, console: Console) -> machines.Machine:
+    """The machine to plan for; ``measure`` probes a CPU machine whose bandwidth nothing else gives."""
     _positive("--memory-gb", memory_gb)
     _positive("--bandwidth-gbps", bandwidth_gbps)
     _positive("--tflops", tflops)
@@ -70,15 +71,17 @@ def resolve_machine(cat: Catalog, hardware: str | None, memory_gb: float | None,
         from smallfirst.sizing.probe import probe
 
         m = machines.from_probe(cat, probe(), memory_gb)
+    if bandwidth_gbps is not None or (m.bandwidth_gbps is not None and hardware is not None):
+        measure = False  # a given or cited figure wins over a single-process measurement
     if measure and m.backend == "cpu":
         from smallfirst.sizing.bench import measure_bandwidth_gbps, measure_matmul_tflops
 
         with console.status("measuring memory bandwidth and matmul throughput …"):
             m = m.with_bandwidth(round(measure_bandwidth_gbps(), 1), MEASURED_SOURCE)
             if m.tflops is None:
-                m = m.with_tflops(round(measure_matmul_tflops(), 4), "measured: numpy float32 matmul")
-    elif measure:
-        console.print("[yellow]--measure probes CPU memory only; the GPU's figures come from the catalog[/]")
+                m = m.with_tflops(round(measure_matmul_tflops(), 4), "measured: numpy float32 matmul", measured=True)
+    elif measure and m.bandwidth_gbps is None:
+        console.print("[yellow]--measure probes CPU memory only; pass --bandwidth-gbps for this GPU[/]")
     if bandwidth_gbps is not None:
         m = m.with_bandwidth(bandwidth_gbps, "--bandwidth-gbps")
     if tflops is not None:
@@ -107,7 +110,9 @@ def plan(
     memory_gb: Annotated[float | None, typer.Option(help="override the memory size in GB")] = None,
     bandwidth_gbps: Annotated[float | None, typer.Option(help="override memory bandwidth (GB/s)")] = None,
     tflops: Annotated[float | None, typer.Option(help="compute for prefill estimates (TFLOPS)")] = None,
-    measure: Annotated[bool, typer.Option(help="measure CPU bandwidth/compute with a short numpy probe")] = False,
+    measure: Annotated[bool | None, typer.Option(
+        "--measure/--no-measure",
+        help="measure CPU bandwidth/compute with a short numpy probe (plans: on when bandwidth is unknown)")] = None,
     model: Annotated[str | None, typer.Option(help="one catalog model id or Ollama tag: estimate it alone")] = None,
     quant: Annotated[str, typer.Option(help="GGUF type (Q4_K_M, Q5_K_M, Q8_0, F16 …), NF4, or auto "
                                        "(the Ollama default tag's)")] = AUTO,
@@ -158,7 +163,8 @@ def plan(
         cat.file_type(quant)  # unknown names fail here, before any probing
     cat.kv_bytes_per_element(kv_cache)
     single = model is not None and write is None and plot is None
-    machine = resolve_machine(cat, hardware, memory_gb, bandwidth_gbps, tflops, measure, console)
+    machine = resolve_machine(cat, hardware, memory_gb, bandwidth_gbps, tflops,
+                              measure if measure is not None else not single, console)
     if single and model is not None:
         est = single_estimate(cat, machine, model, quant, context, parallel, kv_cache, tokens_in, tokens_out,
                               efficiency, flash_attention)

@@ -38,6 +38,7 @@ class Machine:
     bandwidth_source: str = "unknown"
     tflops: float | None = None
     tflops_source: str = "unknown"
+    tflops_measured: bool = False  # an achieved rate (numpy probe), not a datasheet peak
     price_usd: float | None = None
     power_w: float | None = None
     profile_id: str | None = None
@@ -55,8 +56,8 @@ class Machine:
     def with_bandwidth(self, gbps: float, source: str) -> Machine:
         return replace(self, bandwidth_gbps=gbps, bandwidth_source=source)
 
-    def with_tflops(self, tflops: float, source: str) -> Machine:
-        return replace(self, tflops=tflops, tflops_source=source)
+    def with_tflops(self, tflops: float, source: str, measured: bool = False) -> Machine:
+        return replace(self, tflops=tflops, tflops_source=source, tflops_measured=measured)
 
 
 def apple_working_set_share(cat: Catalog, ram_gb: float) -> float:

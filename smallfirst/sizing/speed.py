@@ -17,7 +17,8 @@ from smallfirst.catalog import Catalog, ModelInfo
 from smallfirst.sizing.machine import Machine
 from smallfirst.sizing.memory import MemoryEstimate, kv_cache_bytes
 
-# Fraction of peak FLOPS a llama.cpp-style runtime reaches in prefill. An assumption, reported.
+# Fraction of datasheet peak FLOPS a llama.cpp-style runtime reaches in prefill. An assumption, reported;
+# a measured (achieved) rate is used as it is.
 PREFILL_EFFICIENCY = 0.5
 
 
@@ -85,8 +86,9 @@ def estimate_speed(cat: Catalog, m: ModelInfo, est: MemoryEstimate, machine: Mac
     basis = f"{machine.bandwidth_gbps:g} GB/s ({machine.bandwidth_source}) × {eff:.3g} ÷ {per_token / 1e9:.3f} GB/token"
     if machine.tflops:
         active = (m.active_params_b or m.params_b) * 1e9
-        prefill = machine.tflops * 1e12 * PREFILL_EFFICIENCY / (2 * active)
-        basis += f"; prefill {machine.tflops:g} TFLOPS × {PREFILL_EFFICIENCY} ÷ 2·params ({machine.tflops_source})"
+        p_eff = 1.0 if machine.tflops_measured else PREFILL_EFFICIENCY
+        prefill = machine.tflops * 1e12 * p_eff / (2 * active)
+        basis += f"; prefill {machine.tflops:g} TFLOPS × {p_eff:g} ÷ 2·params ({machine.tflops_source})"
     else:
         basis += "; prefill not estimated (no compute figure: pass --tflops or --measure)"
     return SpeedEstimate(machine.bandwidth_gbps, eff, per_token, upper, upper * eff, prompt_tokens, output_tokens,

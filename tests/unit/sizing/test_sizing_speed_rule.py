@@ -97,3 +97,14 @@ def test_rule_flags_non_4_bit(cat: Catalog) -> None:
     m = cat.model("llama-3.1-8b-instruct")
     r = check_rule(estimate_memory(cat, m, "Q8_0", 4096), m)
     assert not r.holds and any("not a 4-bit" in x for x in r.reasons)
+
+
+def test_measured_compute_is_used_as_achieved(cat: Catalog) -> None:
+    m = cat.model("qwen3-4b")
+    base = from_profile(cat, cat.hardware_profile("laptop-16gb-ddr5"))
+    est = estimate_memory(cat, m, "Q4_K_M", 4096)
+    peak = estimate_speed(cat, m, est, base.with_tflops(0.2, "datasheet"), prompt_tokens=100, output_tokens=10)
+    measured = estimate_speed(cat, m, est, base.with_tflops(0.2, "probe", measured=True), prompt_tokens=100,
+                              output_tokens=10)
+    assert peak is not None and measured is not None and peak.prefill_tps and measured.prefill_tps
+    assert measured.prefill_tps == pytest.approx(peak.prefill_tps / PREFILL_EFFICIENCY)
