@@ -81,6 +81,9 @@ class Catalog:
         for p in self.prices:
             self._price_canon.setdefault(canonical_key(p.id), p)
         for alias, target in aliases.items():
+            if target.lower() not in self._price_exact:
+                raise ConfigError(f"{origin}: price alias {alias!r} points to unknown id {target!r}",
+                                  hint="fix price_aliases in smallfirst/catalog/data/additions.json")
             self._price_exact[alias.lower()] = self._price_exact[target.lower()]
 
     # --- models -------------------------------------------------------------------------------
