@@ -10,7 +10,9 @@ from smallfirst.core.errors import ConfigError, SmallfirstError
 
 
 def build() -> typer.Typer:
+    from smallfirst.cli import catalog as catalog_cli
     from smallfirst.cli import config as config_cli
+    from smallfirst.cli import plan as plan_cli
     from smallfirst.cli import router as router_cli
     from smallfirst.cli import serve as serve_cli
 
@@ -18,6 +20,8 @@ def build() -> typer.Typer:
                       help="SLM-first gateway: answer locally first, escalate only when needed.")
     app.command("serve")(serve_cli.serve)
     app.add_typer(config_cli.app, name="config")
+    app.command("plan")(plan_cli.plan)
+    app.add_typer(catalog_cli.app, name="catalog")
     app.add_typer(router_cli.app, name="router")
     return app
 
