@@ -19,7 +19,7 @@ from smallfirst.core.errors import (
     StreamInterruptedError,
     UpstreamError,
 )
-from smallfirst.core.protocols import AnswerCheck, Backend, Policy, Router, Store
+from smallfirst.core.protocols import AnswerCheck, Ask, Backend, Policy, Router, Store
 from smallfirst.core.tiers import Endpoint, Tier
 from smallfirst.core.types import (
     AUTO_MODEL,
@@ -204,9 +204,10 @@ class Engine:
         while i < len(plan.steps):
             step = plan.steps[i]
             backend: Backend = step.endpoint.backend
+            sent = checker.prepare(request, sig, step.tier.name, backend.capabilities) if checker else request
             t = time.perf_counter()
             try:
-                resp = await backend.complete(request)
+                resp = await backend.complete(sent)
             except UpstreamError as err:
                 self._fail(ctx, step, err, t)
                 last = err
@@ -214,19 +215,47 @@ class Engine:
                     i += 1
                     continue
                 raise
-            rejected = await checker.check(request, sig, resp, step.tier.name) if checker else None
-            ctx.attempts.append(Attempt(step.tier.name, backend.model, backend.name, rejected or "ok",
-                                        (time.perf_counter() - t) * 1000.0, self._cost(step.endpoint, resp.usage),
-                                        resp.usage))
-            if rejected is not None:
-                nxt = self._next_tier(plan, ctx, i, step)
+            answer_ms = (time.perf_counter() - t) * 1000.0
+            rejected = None
+            if checker is not None:  # extra calls made by the check are attempts too, logged before this one
+                rejected = await checker.check(sent, sig, resp, step.tier.name, self._ask(ctx, plan, i, step))
+            ctx.attempts.append(Attempt(step.tier.name, backend.model, backend.name, rejected or "ok", answer_ms,
+                                        self._cost(step.endpoint, resp.usage), resp.usage))
+            if rejected is not None and checker is not None:
+                nxt = self._next_tier(plan, ctx, i, step) if checker.escalates(request) else None
                 if nxt is not None:
                     i = nxt
                     continue
-                ctx.reason += f"; answer failed check ({rejected}) but no higher tier may answer"
-            return resp, self._decision(ctx, step)
+                why = "no higher tier may answer" if checker.escalates(request) else "escalation is off for it"
+                ctx.reason += f"; answer failed check ({rejected}) but {why}"
+            return (checker.restore(request, resp) if checker else resp), self._decision(ctx, step)
         assert last is not None  # plan.steps is never empty
         raise last
+
+    def _ask(self, ctx: RequestContext, plan: Plan, i: int, step: Step) -> Ask:
+        """The check's way to get more answers: this step's endpoint again, or the next tier's first."""
+
+        async def ask(request: ChatRequest, *, purpose: str, higher: bool = False) -> ChatResponse | None:
+            target = step
+            if higher:
+                j = next((k for k in range(i + 1, len(plan.steps)) if plan.steps[k].tier.name != step.tier.name),
+                         None)
+                if j is None:
+                    return None
+                target = plan.steps[j]
+            b = target.endpoint.backend
+            t = time.perf_counter()
+            try:
+                resp = await b.complete(request)
+            except UpstreamError as err:
+                ctx.attempts.append(Attempt(target.tier.name, b.model, b.name, f"{purpose}:{err.code or 'error'}",
+                                            (time.perf_counter() - t) * 1000.0))
+                return None
+            ctx.attempts.append(Attempt(target.tier.name, b.model, b.name, purpose, (time.perf_counter() - t) * 1000.0,
+                                        self._cost(target.endpoint, resp.usage), resp.usage))
+            return resp
+
+        return ask
 
     def _next_tier(self, plan: Plan, ctx: RequestContext, i: int, step: Step) -> int | None:
         """After a rejected answer: index of the next tier's first step (escalation recorded), or None."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Mapping, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from smallfirst.core.types import (
     Capabilities,
@@ -98,6 +98,19 @@ class Scorer(ABC):
         """A value in [0, 1]."""
 
 
+class Ask(Protocol):
+    """Given to :meth:`AnswerCheck.check` by the engine: one more answer for the check, its cost counted.
+
+    ``higher=False`` asks the endpoint that answered again (self-consistency samples); ``higher=True``
+    asks the first endpoint of the next tier in the request's plan (a verifier), or returns ``None``
+    when the plan has no higher tier (policies such as residency decide what the plan holds). The
+    engine records each call as an attempt whose outcome is ``purpose``; ``None`` also when it failed.
+    """
+
+    async def __call__(self, request: ChatRequest, *, purpose: str, higher: bool = False
+                       ) -> ChatResponse | None: ...
+
+
 class AnswerCheck(ABC):
     """The cascade's acceptance test: does this tier's answer meet the request's contract?"""
 
@@ -105,6 +118,20 @@ class AnswerCheck(ABC):
     def applies(self, request: ChatRequest, signals: Signals) -> bool:
         """True when the request carries a contract (then streams are checked before the first byte)."""
 
+    def prepare(self, request: ChatRequest, signals: Signals, tier: str, capabilities: Capabilities) -> ChatRequest:
+        """The request to send to this tier (e.g. constrained decoding, log-probs the check needs)."""
+        return request
+
     @abstractmethod
-    async def check(self, request: ChatRequest, signals: Signals, response: ChatResponse, tier: str) -> str | None:
-        """``None`` to accept, else the rejection reason (``schema_invalid``, ``low_confidence`` …)."""
+    async def check(self, request: ChatRequest, signals: Signals, response: ChatResponse, tier: str,
+                    ask: Ask) -> str | None:
+        """``None`` to accept, else the rejection reason (``schema_invalid``, ``low_confidence`` …).
+        ``request`` is the one sent to the tier (after :meth:`prepare`)."""
+
+    def restore(self, request: ChatRequest, response: ChatResponse) -> ChatResponse:
+        """The returned answer in the form the client asked for (``request`` as the client sent it)."""
+        return response
+
+    def escalates(self, request: ChatRequest) -> bool:
+        """False: a rejected answer is returned with the reason noted instead of escalating."""
+        return True

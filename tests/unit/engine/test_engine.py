@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from smallfirst.core.errors import ModelNotFoundError, PolicyBlockedError, UpstreamError, UpstreamTimeoutError
-from smallfirst.core.protocols import AnswerCheck, Backend, Policy, Router, Store
+from smallfirst.core.protocols import AnswerCheck, Ask, Backend, Policy, Router, Store
 from smallfirst.core.tiers import Endpoint, Tier
 from smallfirst.core.types import (
     Capabilities,
@@ -194,7 +194,8 @@ class RejectTier(AnswerCheck):
     def applies(self, request: ChatRequest, signals: Signals) -> bool:
         return True
 
-    async def check(self, request: ChatRequest, signals: Signals, response: ChatResponse, tier: str) -> str | None:
+    async def check(self, request: ChatRequest, signals: Signals, response: ChatResponse, tier: str,
+                    ask: Ask) -> str | None:
         return self.reason if tier == self.tier else None
 
 
