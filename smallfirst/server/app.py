@@ -21,6 +21,8 @@ from smallfirst.core.errors import (
 from smallfirst.core.types import Decision, Usage
 from smallfirst.engine import Engine, RequestContext
 from smallfirst.server import render
+from smallfirst.server.admin import Admin, build_view
+from smallfirst.server.metrics import Metrics
 from smallfirst.server.validate import parse_json, to_request
 
 Scope = dict[str, Any]
@@ -56,16 +58,20 @@ class Gateway:
 
         self.settings = settings
         self.runtime = runtime
+        view = build_view(settings, runtime)
+        self.metrics = Metrics(view.tiers, view.local, view.target)
         self.engine = Engine(runtime.tiers, runtime.router, runtime.store, signals=extract,
                              policies=runtime.policies, fallback_up_chain=settings.routing.fallback_up_chain,
                              max_escalations=settings.routing.max_escalations,
-                             store_prompts=settings.log.store_prompts)
+                             store_prompts=settings.log.store_prompts, observers=[self.metrics.observe])
         self.max_body = settings.server.max_body_bytes
         self._routes: dict[tuple[str, str], Callable[[Scope, Receive, Send], Awaitable[None]]] = {
             ("POST", "/v1/chat/completions"): self.chat_completions,
             ("GET", "/v1/models"): self.models,
             ("GET", "/healthz"): self.healthz,
         }
+        self.admin = Admin(self, view)  # /admin/api/*, /metrics, /dashboard
+        self._routes.update(self.admin.routes())
         self._paths = {p for _, p in self._routes}
         self._closed = False
 

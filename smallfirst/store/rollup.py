@@ -32,7 +32,7 @@ DIM_TTFT = "ttft"  # key: time-to-first-token histogram bucket; streams
 DIM_ESCALATION = "esc"  # key: "from->to|reason", one per escalation step
 DIM_ESCALATED = "escreq"  # key: ""; requests with at least one escalation
 DIM_SENSITIVE = "sens"  # key: data class; one per class per request
-DIM_SENSITIVE_REQ = "sensreq"  # key: ""; requests with any sensitive class
+DIM_SENSITIVE_REQ = "sensreq"  # key: the tiers it reached (attempts and answer, "a,b"); sensitive requests
 
 # Log-spaced histogram: 8 buckets per doubling, so a bucket's midpoint is within ±4.4 % of any value in it.
 BUCKETS_PER_DOUBLING = 8
@@ -108,6 +108,7 @@ class Rollup:
         ttft = str(bucket_of(r.ttft_ms)) if r.ttft_ms is not None and r.tier else None
         esc = escalation_reasons(r)
         classes = sorted(set(r.sensitive))
+        reached = ",".join(sorted({a.tier for a in r.attempts} | ({r.tier} if r.tier else set()))) if classes else ""
         for res in RESOLUTIONS:
             t = int(r.ts // res) * res
             self._add(res, t, DIM_STATUS, tier, str(r.status), r)
@@ -126,7 +127,7 @@ class Rollup:
             for c in classes:
                 self._add(res, t, DIM_SENSITIVE, tier, c, None)
             if classes:
-                self._add(res, t, DIM_SENSITIVE_REQ, tier, "", r)
+                self._add(res, t, DIM_SENSITIVE_REQ, tier, reached, r)
 
     def extend(self, records: Iterable[RequestRecord]) -> Rollup:
         for r in records:

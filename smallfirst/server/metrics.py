@@ -1,0 +1,89 @@
+"""Prometheus metrics for one gateway (its own CollectorRegistry), fed by the engine's record observer.
+
+Counters and histograms are updated from each logged :class:`RequestRecord`, so the request path
+is not touched; the realised-mix gauge is computed at scrape time over the last ``window`` served
+requests.
+"""
+
+from __future__ import annotations
+
+from collections import Counter as Tally
+from collections import deque
+from collections.abc import Collection, Mapping, Sequence
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+from smallfirst.core.types import RequestRecord
+from smallfirst.store.rollup import escalation_reasons
+
+CONTENT_TYPE = CONTENT_TYPE_LATEST
+LATENCY_BUCKETS_S = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0)
+NONE = "none"
+
+
+class Metrics:
+    """Per-app metrics. Call :meth:`observe` with every logged record; :meth:`render` for a scrape."""
+
+    def __init__(self, tiers: Sequence[str], local_tiers: Collection[str], target: Mapping[str, float],
+                 *, window: int = 1000) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.tiers = list(tiers)
+        self.local = frozenset(local_tiers)
+        self.requests = Counter("smallfirst_requests", "Requests by answering tier, model and HTTP status "
+                                "(tier 'none': no tier answered)", ["tier", "model", "status"], registry=r)
+        self.latency = Histogram("smallfirst_request_latency_seconds", "End-to-end latency of answered requests",
+                                 ["tier"], buckets=LATENCY_BUCKETS_S, registry=r)
+        self.ttft = Histogram("smallfirst_time_to_first_token_seconds", "Time to first token of streams",
+                              ["tier"], buckets=LATENCY_BUCKETS_S, registry=r)
+        self.tokens = Counter("smallfirst_tokens", "Tokens by tier, model and kind (prompt, completion)",
+                              ["tier", "model", "kind"], registry=r)
+        self.cost = Counter("smallfirst_cost_usd", "API cost in USD (all attempts)", ["tier", "model"], registry=r)
+        self.escalations = Counter("smallfirst_escalations", "Escalation steps by reason (the outcome of the "
+                                   "last attempt on the lower tier)", ["from_tier", "to_tier", "reason"],
+                                   registry=r)
+        self.residency = Counter("smallfirst_residency_decisions", "Sensitive requests by data class and the "
+                                 "tier that answered; left_host is true when any attempt used a non-local tier",
+                                 ["data_class", "tier", "left_host"], registry=r)
+        self.mix = Gauge("smallfirst_tier_mix_ratio", f"Share of the last {window} answered requests per tier",
+                         ["tier"], registry=r)
+        self.mix_target = Gauge("smallfirst_tier_mix_target_ratio", "Target share per tier", ["tier"], registry=r)
+        for t in self.tiers:
+            self.mix_target.labels(t).set(float(target.get(t, 0.0)))
+            self.mix.labels(t).set(0.0)
+        self._window: deque[str] = deque(maxlen=window)
+        self._counts: Tally[str] = Tally()
+
+    def observe(self, r: RequestRecord) -> None:
+        tier = r.tier or NONE
+        model = r.model or ""
+        self.requests.labels(tier, model, str(r.status)).inc()
+        if r.prompt_tokens:
+            self.tokens.labels(tier, model, "prompt").inc(r.prompt_tokens)
+        if r.completion_tokens:
+            self.tokens.labels(tier, model, "completion").inc(r.completion_tokens)
+        if r.cost_usd:
+            self.cost.labels(tier, model).inc(r.cost_usd)
+        if r.tier and r.status == 200:
+            self.latency.labels(tier).observe(r.latency_ms / 1000.0)
+            if len(self._window) == self._window.maxlen:
+                self._counts[self._window[0]] -= 1
+            self._window.append(tier)
+            self._counts[tier] += 1
+        if r.ttft_ms is not None and r.tier:
+            self.ttft.labels(tier).observe(r.ttft_ms / 1000.0)
+        for step, reason in escalation_reasons(r):
+            lower, _, upper = step.partition("->")
+            self.escalations.labels(lower, upper, reason).inc()
+        if r.sensitive:
+            reached = {a.tier for a in r.attempts} | ({r.tier} if r.tier else set())
+            left = "true" if any(t not in self.local for t in reached) else "false"
+            for cls in sorted(set(r.sensitive)):
+                self.residency.labels(cls, tier, left).inc()
+
+    def render(self) -> bytes:
+        n = len(self._window)
+        for t in set(self.tiers) | set(self._counts):
+            self.mix.labels(t).set(self._counts[t] / n if n else 0.0)
+        return generate_latest(self.registry)
