@@ -15,7 +15,7 @@ from smallfirst.core.types import ChatRequest
 from smallfirst.sensitivity.findings import NO_FINDINGS, Findings, Span
 from smallfirst.sensitivity.ner import LABELS, SpacyNer
 from smallfirst.sensitivity.phones import PhoneRecognizer
-from smallfirst.sensitivity.recognizers import Recognizer, default_structured
+from smallfirst.sensitivity.recognizers import DIGIT_ENTITIES, HAS_DIGIT, Recognizer, default_structured
 from smallfirst.sensitivity.redaction import RedactionMap, mask
 from smallfirst.sensitivity.secret_patterns import secret_recognizers
 from smallfirst.sensitivity.walk import iter_strings, map_strings
@@ -34,7 +34,7 @@ def known_entities() -> frozenset[str]:
 class Detector:
     """Finds sensitive entities in requests and strings. Stateless after construction; thread-safe."""
 
-    __slots__ = ("_ner", "_recognizers")
+    __slots__ = ("_ner", "_no_digit", "_recognizers")
 
     def __init__(self, recognizers: Sequence[Recognizer] | None = None, *, disabled: Iterable[str] = (),
                  ner: SpacyNer | None = None) -> None:
@@ -45,6 +45,7 @@ class Detector:
                               hint=f"known types: {', '.join(sorted(known_entities()))}")
         recs = default_recognizers() if recognizers is None else list(recognizers)
         self._recognizers: tuple[Recognizer, ...] = tuple(r for r in recs if r.entity not in off)
+        self._no_digit = tuple(r for r in self._recognizers if r.entity not in DIGIT_ENTITIES)
         self._ner = ner
 
     @classmethod
@@ -71,7 +72,8 @@ class Detector:
         claimed: list[tuple[int, int]] = []
         spans: list[Span] = []
         lower = text.lower()
-        for rec in self._recognizers:
+        recognizers = self._recognizers if HAS_DIGIT.search(text) else self._no_digit
+        for rec in recognizers:
             for c0, c1, s0, s1 in rec.find(text, lower):
                 if any(c0 < b and a < c1 for a, b in claimed):
                     continue

@@ -10,12 +10,18 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from smallfirst.sensitivity import validators as V
 
 Hit = tuple[int, int, int, int]  # (claim start, claim end, finding start, finding end)
+
+# Entities whose every pattern needs at least one ASCII digit (numbers, dates, house numbers,
+# postcodes, addresses of hosts): a string without a digit skips them all (the hot-path gate).
+DIGIT_ENTITIES = frozenset({"iban", "credit_card", "ssn", "nhs_number", "medical_record_number", "passport_number",
+                            "date_of_birth", "ip_address", "address", "phone"})
+HAS_DIGIT = re.compile(r"[0-9]")
 
 
 class Recognizer(Protocol):
@@ -45,12 +51,15 @@ class RegexRecognizer:
     validate: Callable[[str], bool] | None = None
     needles: tuple[str, ...] = ()  # any must occur in the text; matched against ``lower`` if ``lower_needles``
     lower_needles: bool = False
+    _needle_rx: re.Pattern[str] | None = field(init=False, default=None, repr=False, compare=False)
+
+    def __post_init__(self) -> None:  # one compiled alternation instead of a Python loop per request
+        rx = re.compile("|".join(map(re.escape, self.needles))) if self.needles else None
+        object.__setattr__(self, "_needle_rx", rx)
 
     def find(self, text: str, lower: str) -> Iterator[Hit]:
-        if self.needles:
-            hay = lower if self.lower_needles else text
-            if not any(n in hay for n in self.needles):
-                return
+        if self._needle_rx is not None and self._needle_rx.search(lower if self.lower_needles else text) is None:
+            return
         for m in self.pattern.finditer(text):
             value = m.group(self.group)
             if value is None or (self.validate is not None and not self.validate(value)):
