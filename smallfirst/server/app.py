@@ -54,13 +54,11 @@ class Gateway:
     """The ASGI application. Build it with :func:`create_app`."""
 
     def __init__(self, settings: Settings, runtime: Runtime) -> None:
-        from smallfirst.signals import extract
-
         self.settings = settings
         self.runtime = runtime
         view = build_view(settings, runtime)
         self.metrics = Metrics(view.tiers, view.local, view.target)
-        self.engine = Engine(runtime.tiers, runtime.router, runtime.store, signals=extract,
+        self.engine = Engine(runtime.tiers, runtime.router, runtime.store, signals=runtime.signals,
                              policies=runtime.policies, fallback_up_chain=settings.routing.fallback_up_chain,
                              max_escalations=settings.routing.max_escalations,
                              store_prompts=settings.log.store_prompts, observers=[self.metrics.observe])
@@ -168,7 +166,7 @@ class Gateway:
             body = parse_json(await self.read_body(scope, receive))
             ctx.requested_model = body["model"] if isinstance(body.get("model"), str) else ""
             ctx.stream = body.get("stream") is True
-            request = to_request(body)
+            request = to_request(body, headers=scope["headers"])
             if self.engine.store_prompts:
                 ctx.prompt_text = request.text()
             if request.stream:
