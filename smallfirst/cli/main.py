@@ -13,6 +13,7 @@ def build() -> typer.Typer:
     from smallfirst.cli import catalog as catalog_cli
     from smallfirst.cli import config as config_cli
     from smallfirst.cli import plan as plan_cli
+    from smallfirst.cli import report as report_cli
     from smallfirst.cli import router as router_cli
     from smallfirst.cli import serve as serve_cli
 
@@ -23,6 +24,7 @@ def build() -> typer.Typer:
     app.command("plan")(plan_cli.plan)
     app.add_typer(catalog_cli.app, name="catalog")
     app.add_typer(router_cli.app, name="router")
+    app.add_typer(report_cli.app, name="report")
     return app
 
 
