@@ -349,6 +349,7 @@ class Stream:
         self._rest = rest
         self._t = t_start
         self.usage: Usage | None = None
+        self.usage_estimated = False  # True when the upstream reported no usage and it was estimated
         self.finish_reason: str | None = None
         self.text_parts: list[str] = []
 
@@ -382,11 +383,20 @@ class Stream:
             raise StreamInterruptedError(f"upstream {self.step.endpoint.backend.name} failed mid-stream: "
                                          f"{err.message}", hint=err.hint) from err
 
+    def final_usage(self) -> Usage:
+        """The upstream's usage; estimated (≈4 characters per token) when it reported none, as some servers
+        (llama-cpp-python) ignore ``stream_options.include_usage``."""
+        if self.usage is None:
+            sig = self.ctx.signals
+            self.usage = Usage(sig.prompt_tokens_est if sig else 0, (sum(map(len, self.text_parts)) + 3) // 4)
+            self.usage_estimated = True
+        return self.usage
+
     def settle(self, outcome: str = "ok") -> Decision:
         """Record the committed attempt (with usage and cost) and return the decision."""
         if self._decision is not None:
             return self._decision
-        usage = self.usage or Usage()
+        usage = self.final_usage()
         ep = self.step.endpoint
         self.ctx.attempts.append(Attempt(self.tier, ep.backend.model, ep.backend.name, outcome,
                                          (time.perf_counter() - self._t) * 1000.0,

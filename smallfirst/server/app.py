@@ -9,6 +9,7 @@ from typing import Any
 
 import orjson
 
+from smallfirst.access import Access
 from smallfirst.config.resolve import Runtime, resolve
 from smallfirst.config.schema import Settings
 from smallfirst.core.errors import (
@@ -18,8 +19,9 @@ from smallfirst.core.errors import (
     SmallfirstError,
     StreamInterruptedError,
 )
-from smallfirst.core.types import Decision, Usage
+from smallfirst.core.types import Decision
 from smallfirst.engine import Engine, RequestContext
+from smallfirst.resilience import metrics as resilience_metrics
 from smallfirst.server import render
 from smallfirst.server.admin import Admin, build_view
 from smallfirst.server.metrics import Metrics
@@ -62,10 +64,14 @@ class Gateway:
                              policies=runtime.policies, fallback_up_chain=settings.routing.fallback_up_chain,
                              max_escalations=settings.routing.max_escalations,
                              store_prompts=settings.log.store_prompts, observers=[self.metrics.observe])
+        self.access = Access.open(settings.log.path, runtime.tiers, settings.access,  # API keys, limits, budgets
+                                  max_escalations=settings.routing.max_escalations)
+        self.engine.observers.append(self.access.observe)
+        resilience_metrics.register(self.metrics.registry, runtime.tiers)  # breakers and retries
         self.max_body = settings.server.max_body_bytes
         self._routes: dict[tuple[str, str], Callable[[Scope, Receive, Send], Awaitable[None]]] = {
             ("POST", "/v1/chat/completions"): self.chat_completions,
-            ("GET", "/v1/models"): self.models,
+            ("GET", "/v1/models"): self.access.guard(self.models, self.send_error),
             ("GET", "/healthz"): self.healthz,
         }
         self.admin = Admin(self, view)  # /admin/api/*, /metrics, /dashboard
@@ -104,6 +110,7 @@ class Gateway:
             return
         self._closed = True
         await self.engine.aclose()
+        await asyncio.to_thread(self.access.close)
         await asyncio.to_thread(self.runtime.store.close)
 
     @staticmethod
@@ -163,10 +170,13 @@ class Gateway:
     async def chat_completions(self, scope: Scope, receive: Receive, send: Send) -> None:
         ctx = RequestContext()
         try:
+            key = self.access.authenticate(scope["headers"])  # 401 before the body is read
+            ctx.api_key_id = key.id if key is not None else None
             body = parse_json(await self.read_body(scope, receive))
             ctx.requested_model = body["model"] if isinstance(body.get("model"), str) else ""
             ctx.stream = body.get("stream") is True
-            request = to_request(body, headers=scope["headers"])
+            request = to_request(body, headers=scope["headers"], api_key_id=ctx.api_key_id)
+            request = self.access.admit(key, request, ctx.request_id)  # 429: rate limits, budgets
             if self.engine.store_prompts:
                 ctx.prompt_text = request.text()
             if request.stream:
@@ -189,26 +199,50 @@ class Gateway:
                        tuple(info["escalations"]), (), 0.0)
         await send({"type": "http.response.start", "status": 200,
                     "headers": [*SSE_HEADERS, *decision_headers(pre, ctx.request_id, with_cost=False)]})
-        disconnected = asyncio.Event()
+        # A pump task renders chunks into a buffer as fast as the upstream delivers them; this loop sends
+        # whatever has accumulated in one write. Events that arrive together leave together (one write,
+        # not one per event), and nothing waits: the loop wakes as soon as the first event is buffered.
+        buf: list[bytes] = []
+        wake = asyncio.Event()
+        finished = False
+
+        async def pump() -> None:
+            nonlocal finished
+            try:
+                async for chunk in stream:
+                    buf.append(renderer.chunk(chunk))
+                    wake.set()
+            finally:
+                finished = True
+                wake.set()
 
         async def watch() -> None:
             while (await receive())["type"] != "http.disconnect":
                 pass
-            disconnected.set()
+            wake.set()
 
+        producer = asyncio.ensure_future(pump())
         watcher = asyncio.ensure_future(watch())
         status, outcome, error = 200, "ok", None
         try:
-            async for chunk in stream:
-                if disconnected.is_set():
+            while True:
+                await wake.wait()
+                wake.clear()
+                if watcher.done():
                     status, outcome = 499, "client_disconnected"
                     break
-                await send({"type": "http.response.body", "body": renderer.chunk(chunk), "more_body": True})
+                if buf:
+                    data = buf[0] if len(buf) == 1 else b"".join(buf)
+                    buf.clear()
+                    await send({"type": "http.response.body", "body": data, "more_body": True})
+                if finished:
+                    break
             if status == 200:
+                await producer  # re-raises an upstream failure
+                tail = render.DONE
                 if request.include_usage:
-                    usage = stream.usage or Usage()
-                    await send({"type": "http.response.body", "body": renderer.usage(usage), "more_body": True})
-                await send({"type": "http.response.body", "body": render.DONE, "more_body": False})
+                    tail = renderer.usage(stream.final_usage()) + tail
+                await send({"type": "http.response.body", "body": tail, "more_body": False})
         except StreamInterruptedError as err:
             status, outcome, error = 502, err.code or "stream_interrupted", err
             await send({"type": "http.response.body", "body": render.error_event(err), "more_body": False})
@@ -217,6 +251,10 @@ class Gateway:
             raise
         finally:
             watcher.cancel()
+            if not producer.done():
+                producer.cancel()
+            elif not producer.cancelled():
+                producer.exception()  # retrieved: an upstream error after a disconnect is not re-raised
             decision = stream.settle(outcome)
             self.engine.record(ctx, status=status, error=error, decision=decision, usage=stream.usage,
                                response_text="".join(stream.text_parts))

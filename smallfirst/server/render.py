@@ -25,7 +25,7 @@ def _event(obj: dict[str, Any]) -> bytes:
 
 
 class ChunkRenderer:
-    """Renders ChatChunks as SSE events for one stream."""
+    """Renders ChatChunks as SSE events for one stream (the constant parts are serialised once)."""
 
     def __init__(self, request_id: str, created: int, model: str, include_usage: bool) -> None:
         self.id = "chatcmpl-" + request_id[4:]
@@ -33,6 +33,10 @@ class ChunkRenderer:
         self.model = model
         self.include_usage = include_usage
         self._started = False
+        head = orjson.dumps({"id": self.id, "object": "chat.completion.chunk", "created": created, "model": model,
+                             "system_fingerprint": None})
+        self._head = b"data: " + head[:-1] + b',"choices":[{"index":0,"delta":'
+        self._tail = b"}]" + (b',"usage":null' if include_usage else b"") + b"}\n\n"
 
     def _base(self, choices: list[dict[str, Any]]) -> dict[str, Any]:
         d: dict[str, Any] = {"id": self.id, "object": "chat.completion.chunk", "created": self.created,
@@ -47,9 +51,10 @@ class ChunkRenderer:
             self._started = True
             if "role" not in delta:
                 delta = {"role": "assistant", **delta}
-        out = _event(self._base([{"index": 0, "delta": delta, "logprobs": c.logprobs,
-                                  "finish_reason": c.finish_reason}]))
-        return out
+        finish = b"null" if c.finish_reason is None else orjson.dumps(c.finish_reason)
+        logprobs = b"null" if c.logprobs is None else orjson.dumps(c.logprobs)
+        return (self._head + orjson.dumps(delta) + b',"logprobs":' + logprobs + b',"finish_reason":' + finish
+                + self._tail)
 
     def usage(self, usage: Usage) -> bytes:
         d = self._base([])
