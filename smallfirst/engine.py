@@ -6,8 +6,8 @@ injected by the app factory.
 
 from __future__ import annotations
 
+import os
 import time
-import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -42,7 +42,7 @@ Observer = Callable[[RequestRecord], None]
 class RequestContext:
     """Mutable per-request state, owned by one request."""
 
-    request_id: str = field(default_factory=lambda: "req-" + uuid.uuid4().hex[:24])
+    request_id: str = field(default_factory=lambda: "req-" + os.urandom(12).hex())
     t0: float = field(default_factory=time.perf_counter)
     ts: float = field(default_factory=time.time)
     requested_model: str = ""

@@ -50,15 +50,10 @@ def _instruction_verb(lower: str) -> str | None:
         if task is not None:
             best = (m.start(), task)
             break
-    for phrase, task in P.INSTRUCTION_PHRASES:
-        pos = head.find(phrase)
-        if pos >= 0 and (best is None or pos < best[0]):
-            best = (pos, task)
+    hit = P.INSTRUCTION_PHRASES_RX.search(head)
+    if hit is not None and (best is None or hit.start() < best[0]):
+        best = (hit.start(), P.INSTRUCTION_PHRASE_TASK[hit.group()])
     return best[1] if best else None
-
-
-def _any_phrase(lower: str, phrases: tuple[str, ...]) -> bool:
-    return any(p in lower for p in phrases)
 
 
 def detect_task(instruction: str, code_density: float, math_density: float) -> str:
@@ -67,19 +62,19 @@ def detect_task(instruction: str, code_density: float, math_density: float) -> s
     lower = instruction.lower()
     tokens = P.TOKEN.findall(lower)
     words = frozenset(tokens)
-    if code_density >= 0.3 or (words & P.CODE_WORDS) or _any_phrase(lower, P.CODE_PHRASES):
+    if code_density >= 0.3 or (words & P.CODE_WORDS) or P.CODE_PHRASES_RX.search(lower):
         return "code"
     verb = _instruction_verb(lower)
     if verb is not None:
         return verb
     if (math_density >= 0.12 or (words & P.MATH_WORDS) or P.MATH_EXPR.search(lower)
-            or _any_phrase(lower, P.MATH_PHRASES)):
+            or P.MATH_PHRASES_RX.search(lower)):
         return "math"
-    if (_any_phrase(lower, P.REASONING_PHRASES) or (words & P.REASONING_WORDS)
-            or _any_phrase(lower, P.REASONING_MORE)):
+    if (P.REASONING_PHRASES_RX.search(lower) or (words & P.REASONING_WORDS)
+            or P.REASONING_MORE_RX.search(lower)):
         return "reasoning"
-    if (tokens and tokens[0] in P.QUESTION_START) or lower.rstrip().endswith("?") or _any_phrase(
-            lower, P.KNOWLEDGE_PHRASES):
+    if ((tokens and tokens[0] in P.QUESTION_START) or lower.rstrip().endswith("?")
+            or P.KNOWLEDGE_PHRASES_RX.search(lower)):
         return "knowledge"
     return "chat"
 
@@ -115,7 +110,7 @@ def math_density(window: str) -> float:
     """Share of characters that are digits or math operators."""
     if not window:
         return 0.0
-    return round(sum(window.count(c) for c in P.MATH_CHARS) / len(window), 4)
+    return round(len(P.MATH_CHAR.findall(window)) / len(window), 4)
 
 
 def _expected_output(task: str, prompt_tokens: int, max_tokens: int | None) -> int:
@@ -136,7 +131,7 @@ def _reasoning_requested(request: ChatRequest, window: str) -> bool:
     body = request.body
     if body.get("reasoning_effort") or body.get("reasoning"):
         return True
-    return _any_phrase(window.lower(), P.REASONING_PHRASES)
+    return P.REASONING_PHRASES_RX.search(window.lower()) is not None
 
 
 def extract(request: ChatRequest) -> Signals:

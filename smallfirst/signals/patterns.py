@@ -90,6 +90,7 @@ MATH_PHRASES: tuple[str, ...] = (
 )
 MATH_EXPR = re.compile(r"\d\s*[-+*/^×÷=]\s*\d")
 MATH_CHARS = "0123456789=+-*/^%<>√∫∑π×÷"
+MATH_CHAR = re.compile("[" + re.escape(MATH_CHARS) + "]")
 
 REASONING_PHRASES: tuple[str, ...] = (
     "step by step", "step-by-step", "think carefully", "think hard", "think deeply", "think it through",
@@ -150,3 +151,18 @@ EXPECTED_OUTPUT: dict[str, int] = {
     "classify": 8, "extract": 128, "summarise": 200, "translate": -1, "rewrite": -1,
     "code": 512, "math": 384, "reasoning": 768, "knowledge": 320, "chat": 256,
 }
+
+
+def any_of(phrases: tuple[str, ...]) -> re.Pattern[str]:
+    """One compiled alternation: ``rx.search(text)`` ⇔ any phrase occurs in ``text`` (one C-level scan)."""
+    return re.compile("|".join(re.escape(p) for p in phrases))
+
+
+CODE_PHRASES_RX = any_of(CODE_PHRASES)
+MATH_PHRASES_RX = any_of(MATH_PHRASES)
+REASONING_PHRASES_RX = any_of(REASONING_PHRASES)
+REASONING_MORE_RX = any_of(REASONING_MORE)
+KNOWLEDGE_PHRASES_RX = any_of(KNOWLEDGE_PHRASES)
+# leftmost match, ties to the earlier-listed phrase: the same choice as scanning each phrase with find()
+INSTRUCTION_PHRASES_RX = any_of(tuple(p for p, _ in INSTRUCTION_PHRASES))
+INSTRUCTION_PHRASE_TASK = dict(INSTRUCTION_PHRASES)
