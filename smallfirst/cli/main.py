@@ -12,6 +12,7 @@ from smallfirst.core.errors import ConfigError, SmallfirstError
 def build() -> typer.Typer:
     from smallfirst.cli import catalog as catalog_cli
     from smallfirst.cli import config as config_cli
+    from smallfirst.cli import keys as keys_cli
     from smallfirst.cli import plan as plan_cli
     from smallfirst.cli import report as report_cli
     from smallfirst.cli import router as router_cli
@@ -21,6 +22,7 @@ def build() -> typer.Typer:
                       help="SLM-first gateway: answer locally first, escalate only when needed.")
     app.command("serve")(serve_cli.serve)
     app.add_typer(config_cli.app, name="config")
+    app.add_typer(keys_cli.app, name="keys")
     app.command("plan")(plan_cli.plan)
     app.add_typer(catalog_cli.app, name="catalog")
     app.add_typer(router_cli.app, name="router")

@@ -28,4 +28,4 @@ def serve(
     typer.echo(f"smallfirst gateway on http://{h}:{p}/v1  tiers: {', '.join(settings.tier_names)}  "
                f"log: {settings.log.path}")
     uvicorn.run(app, host=h, port=p, log_level=log_level, access_log=False, loop="auto", http="auto",
-                timeout_graceful_shutdown=30, lifespan="on")
+                timeout_graceful_shutdown=settings.server.shutdown_timeout_s, lifespan="on")

@@ -33,8 +33,11 @@ def price_of(cfg: EndpointConfig) -> Price | None:
 
 
 def build_backend(cfg: EndpointConfig) -> Backend:
+    """The endpoint's backend inside its circuit breaker / retry / stream-timeout wrapper."""
+    from smallfirst.resilience import resilient
+
     backend: Backend = backend_factory(cfg.backend)(cfg)
-    return backend
+    return resilient(backend, cfg)
 
 
 def build_tiers(settings: Settings) -> list[Tier]:
@@ -66,12 +69,13 @@ def build_store(settings: Settings) -> Store:
 
 def build_policies(settings: Settings, tiers: list[Tier]) -> tuple[list[Policy], Callable[[ChatRequest], Signals]]:
     """Residency (fail closed, with sensitivity detection in the signals) and context-window policies."""
+    from smallfirst.access import KeyTierPolicy
     from smallfirst.policy import ContextWindowPolicy, ResidencyPolicy
     from smallfirst.sensitivity import Detector
     from smallfirst.sensitivity.signal import with_sensitivity
     from smallfirst.signals import extract
 
-    policies: list[Policy] = []
+    policies: list[Policy] = [KeyTierPolicy()]  # per API key: allowed tiers and budget left
     signals: Callable[[ChatRequest], Signals] = extract
     if settings.residency.enabled:
         detector = Detector.from_config(settings.residency)

@@ -29,6 +29,16 @@ class EndpointConfig(Strict):
     n_threads: int | None = Field(default=None, ge=1)
     timeout_s: float = Field(default=120.0, gt=0)
     connect_timeout_s: float = Field(default=5.0, gt=0)
+    first_token_timeout_s: float | None = Field(default=None, gt=0, description="streams: fail the attempt "
+                                                "(and fall back) when no first chunk arrives in time")
+    stream_timeout_s: float | None = Field(default=None, gt=0, description="streams: total time limit")
+    retries: int = Field(default=0, ge=0, le=10, description="retries of this endpoint on transient "
+                         "errors (timeouts, 5xx, refused connections, 429 with a short Retry-After), "
+                         "with jittered exponential backoff, before the tier chain falls back")
+    breaker_failures: int = Field(default=5, ge=0, description="consecutive failures that open the "
+                                  "circuit breaker (0 = off)")
+    breaker_cooldown_s: float = Field(default=30.0, gt=0, description="open breaker: seconds before a "
+                                      "half-open probe")
     context_window: int | None = Field(default=None, ge=1)
     price_input_per_mtok: float | None = Field(default=None, ge=0)
     price_output_per_mtok: float | None = Field(default=None, ge=0)
@@ -71,6 +81,20 @@ class ServerConfig(Strict):
     port: int = Field(default=8080, ge=0, le=65535)
     max_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
     admin_key_env: str | None = None
+    shutdown_timeout_s: int = Field(default=30, ge=1, description="on SIGTERM: how long in-flight "
+                                      "requests may run before they are cancelled (the log is flushed after)")
+
+
+class AccessConfig(Strict):
+    """Gateway API keys (``smallfirst keys``), kept hashed in the SQLite file at ``log.path``."""
+
+    require_keys: bool = Field(default=False, description="refuse requests without a valid key even "
+                               "before any key exists (keys are always required once one exists)")
+    refresh_ms: int = Field(default=50, ge=0, description="how often the gateway checks the key table's "
+                            "revision (key changes and revocations apply within this time; 0 = every request)")
+    reserve_output_tokens: int = Field(default=1024, ge=1, description="output tokens reserved against "
+                                       "budgets and token limits when a request sets no max_tokens")
+    flush_interval_s: float = Field(default=1.0, gt=0, description="how often per-key spend is saved")
 
 
 class LogConfig(Strict):
@@ -171,6 +195,7 @@ class Settings(Strict):
     log: LogConfig = LogConfig()
     routing: RoutingConfig = RoutingConfig()
     residency: ResidencyConfig = ResidencyConfig()
+    access: AccessConfig = AccessConfig()
     tiers: list[TierConfig] = Field(
         default_factory=lambda: [TierConfig(name="local", endpoints=[EndpointConfig(backend="embedded",
                                                                                     model="smollm2-135m")])]

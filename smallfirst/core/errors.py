@@ -87,6 +87,12 @@ class RateLimitError(SmallfirstError):
         self.retry_after_s = retry_after_s
 
 
+class BudgetExceededError(RateLimitError):
+    """A gateway API key has spent its daily or monthly USD budget."""
+
+    code = "budget_exceeded"
+
+
 class PolicyBlockedError(SmallfirstError):
     """A policy (residency, budget …) left no tier that may answer. Fail closed."""
 
@@ -113,6 +119,16 @@ class UpstreamTimeoutError(UpstreamError):
 class UpstreamUnavailableError(UpstreamError):
     status = 503
     code = "upstream_unavailable"
+
+
+class CircuitOpenError(UpstreamUnavailableError):
+    """The endpoint's circuit breaker is open after repeated failures; it was not called."""
+
+    code = "circuit_open"
+
+    def __init__(self, message: str, *, hint: str = "", retry_after_s: float | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.retry_after_s = retry_after_s
 
 
 class UpstreamRateLimitError(UpstreamError):
