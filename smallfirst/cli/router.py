@@ -73,7 +73,8 @@ def train(
     out: Annotated[Path, typer.Option("--out", "-o", help="artifact path (.npz)")] = Path("router.npz"),
     tiers: TiersOpt = None,
     kind: Annotated[str, typer.Option(help="logistic, ridge or auto (ridge when scores are graded)")] = "auto",
-    c: Annotated[float, typer.Option("--c", help="inverse regularisation strength")] = 1.0,
+    c: Annotated[float | None, typer.Option(
+        "--c", help="inverse regularisation strength (default: inner CV over 0.1, 0.3, 1, 3)")] = None,
     folds: Annotated[int, typer.Option(help="folds for the out-of-fold calibration scores")] = 5,
     no_meta: Annotated[bool, typer.Option("--no-meta", help="text n-grams only (no task/signal tokens)")] = False,
     data_dir: DataDirOpt = None,
@@ -100,7 +101,7 @@ def train(
     model = dataclasses.replace(model, meta={**model.meta, "source": outcomes})
     path = model.save(out)
     con = Console()
-    con.print(f"trained [bold]{model.meta['kind']}[/] router on {len(table)} prompts "
+    con.print(f"trained [bold]{model.meta['kind']}[/] router (C={model.meta['c']}) on {len(table)} prompts "
               f"(tiers {', '.join(table.tiers)}; {table.dropped} dropped) in {model.meta['train_seconds']} s")
     if len(table.tiers) == 2 and model.oof is not None:
         w, s = table.scores[:, 0], table.scores[:, 1]
@@ -191,7 +192,8 @@ def bench(
     folds: Annotated[int, typer.Option(help="cross-validation folds (grouped by prompt)")] = 5,
     seeds: Annotated[int, typer.Option(help="repetitions with different fold splits")] = 1,
     kind: Annotated[str, typer.Option(help="learned model: logistic, ridge or auto")] = "auto",
-    c: Annotated[float, typer.Option("--c", help="inverse regularisation strength")] = 1.0,
+    c: Annotated[float | None, typer.Option(
+        "--c", help="inverse regularisation strength (default: inner CV per fold)")] = None,
     tiers: TiersOpt = None,
     tier_costs: Annotated[str | None, typer.Option(
         "--tier-costs", help="cost per call by tier, e.g. local=0,frontier=1 (default: file costs or rank)")] = None,

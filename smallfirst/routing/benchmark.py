@@ -74,7 +74,7 @@ def oracle_points(scores: F64, costs: F64, grid: int = 200) -> tuple[F64, F64]:
 
 
 def run_bench(table: OutcomeTable, scorers: Sequence[str], folds: int = 5, seeds: Sequence[int] = (0,),
-              kind: str = "auto", c: float = 1.0, progress: Progress | None = None,
+              kind: str = "auto", c: float | None = None, progress: Progress | None = None,
               label: str = "") -> BenchResult:
     """Benchmark the named candidate routers plus random, oracle and always-one-tier baselines."""
     unknown = [s for s in scorers if s not in SCORERS]

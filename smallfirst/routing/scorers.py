@@ -17,7 +17,7 @@ from smallfirst.routing.features import HashedFeaturizer
 from smallfirst.routing.metrics import roc_auc
 from smallfirst.routing.model import F64, tier_labels
 from smallfirst.routing.outcomes import OutcomeTable
-from smallfirst.routing.train import FeatureMatrix, fit_linear, margins
+from smallfirst.routing.train import FeatureMatrix, fit_linear, margins, select_c
 
 I64 = npt.NDArray[np.int64]
 
@@ -28,7 +28,7 @@ class BenchContext:
 
     table: OutcomeTable
     kind: str
-    c: float = 1.0
+    c: float | None = None  # None: chosen by inner CV
     bits: int = 18
     _fm: FeatureMatrix | None = None
     _fm_text: FeatureMatrix | None = None
@@ -67,10 +67,12 @@ class BenchContext:
 Scorer = Callable[[BenchContext, I64, I64], F64]
 
 
-def learned(with_meta: bool, kind: str | None = None, c: float | None = None) -> Scorer:
+def learned(with_meta: bool) -> Scorer:
+    """The learned router's model, refitted per fold (C by inner CV on the training folds unless fixed)."""
     def run(ctx: BenchContext, tr: I64, te: I64) -> F64:
         fm = ctx.features(with_meta)
-        w, b, idf = fit_linear(fm, ctx.table.scores, tr, kind or ctx.kind, c if c is not None else ctx.c)
+        c = ctx.c if ctx.c is not None else select_c(fm, ctx.table.scores, tr, ctx.table.groups, ctx.kind)
+        w, b, idf = fit_linear(fm, ctx.table.scores, tr, ctx.kind, c)
         return margins(fm, te, w, b, idf)
     return run
 
@@ -129,10 +131,10 @@ def tfidf_lr(ctx: BenchContext, tr: I64, te: I64) -> F64:
     for t in range(y.shape[1]):
         model: Any
         if ctx.kind == "logistic" and y[:, t].min() != y[:, t].max():
-            model = LogisticRegression(C=ctx.c, solver="liblinear").fit(xtr, y[:, t].astype(int))
+            model = LogisticRegression(C=ctx.c or 1.0, solver="liblinear").fit(xtr, y[:, t].astype(int))
             out[:, t] = model.decision_function(xte)
         elif ctx.kind != "logistic":
-            model = Ridge(alpha=1.0 / ctx.c, solver="sparse_cg").fit(xtr, diff[:, t])
+            model = Ridge(alpha=1.0 / (ctx.c or 1.0), solver="sparse_cg").fit(xtr, diff[:, t])
             out[:, t] = model.predict(xte)
     return out
 

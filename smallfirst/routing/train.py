@@ -10,6 +10,7 @@ the linear models. ``train`` fits one scorer per non-top tier:
 
 Margins are turned into probabilities by Platt scaling fitted on out-of-fold margins (folds grouped
 by prompt text); those out-of-fold probabilities are kept in the artifact for ``router calibrate``.
+The regularisation strength is chosen from ``C_GRID`` by inner grouped 3-fold CV on APGR unless fixed.
 """
 
 from __future__ import annotations
@@ -28,12 +29,13 @@ from smallfirst.routing.outcomes import OutcomeTable
 
 Progress = Callable[[int], None]
 I64 = npt.NDArray[np.int64]
+C_GRID = (0.1, 0.3, 1.0, 3.0)
 
 
 @dataclass(frozen=True)
 class TrainSpec:
     kind: str = "auto"  # logistic | ridge | auto
-    c: float = 1.0  # inverse regularisation strength (ridge: alpha = 1 / c)
+    c: float | None = None  # inverse regularisation strength (ridge: alpha = 1 / c); None: inner CV
     use_meta: bool = True
     bits: int = 18
     folds: int = 5
@@ -136,6 +138,40 @@ def margins(fm: FeatureMatrix, rows: I64, w: F64, b: F64, idf: F64) -> F64:
     return out
 
 
+def inner_apgr(fm: FeatureMatrix, scores: F64, rows: I64, groups: npt.NDArray[np.int64], kind: str, c: float,
+               folds: int = 3, seed: int = 0) -> float:
+    """Mean APGR over non-top tiers (tier t vs the best dearer tier) of inner out-of-fold margins."""
+    from smallfirst.routing.metrics import apgr, quality_curve
+
+    fid = grouped_folds(groups[rows], folds, seed)
+    m = np.zeros((len(rows), scores.shape[1] - 1))
+    for f in range(folds):
+        tr, te = rows[fid != f], np.flatnonzero(fid == f)
+        if len(te) == 0 or len(tr) == 0:
+            continue
+        w, b, idf = fit_linear(fm, scores, tr, kind, c)
+        m[te] = margins(fm, rows[te], w, b, idf)
+    vals = []
+    for t in range(scores.shape[1] - 1):
+        weak, strong = scores[rows, t], scores[rows, t + 1:].max(axis=1)
+        if strong.mean() == weak.mean():
+            continue
+        cc, q = quality_curve(-m[:, t], weak, strong)
+        vals.append(apgr(cc, q, float(weak.mean()), float(strong.mean())))
+    return float(np.mean(vals)) if vals else 0.0
+
+
+def select_c(fm: FeatureMatrix, scores: F64, rows: I64, groups: npt.NDArray[np.int64], kind: str,
+             grid: tuple[float, ...] = C_GRID) -> float:
+    """The regularisation strength with the best inner-CV APGR (ties → the stronger regularisation)."""
+    best_c, best_v = grid[0], -np.inf
+    for c in grid:
+        v = inner_apgr(fm, scores, rows, groups, kind, c)
+        if v > best_v + 1e-9:
+            best_c, best_v = c, v
+    return best_c
+
+
 def grouped_folds(groups: npt.ArrayLike, k: int, seed: int) -> I64:
     """Fold id per row; rows with the same group id share a fold; groups shuffled by ``seed``."""
     g = np.asarray(groups)
@@ -171,20 +207,22 @@ def train(table: OutcomeTable, spec: TrainSpec = TrainSpec(), fm: FeatureMatrix 
     kind = spec.resolved_kind(table.scores)
     n, k1 = len(table), len(table.tiers) - 1
     folds = grouped_folds(table.groups, min(spec.folds, len(np.unique(table.groups))), spec.seed)
+    c = spec.c if spec.c is not None else select_c(fm, table.scores, np.arange(n), table.groups, kind)
     oof_m = np.zeros((n, k1))
     for f in np.unique(folds):
         tr, te = np.flatnonzero(folds != f), np.flatnonzero(folds == f)
-        w, b, idf = fit_linear(fm, table.scores, tr, kind, spec.c)
+        w, b, idf = fit_linear(fm, table.scores, tr, kind, c)
         oof_m[te] = margins(fm, te, w, b, idf)
         if progress is not None:
             progress(1)
     y, _ = tier_labels(table.scores)
     platt = np.array([fit_platt(oof_m[:, t], y[:, t]) for t in range(k1)])
-    w, b, idf = fit_linear(fm, table.scores, np.arange(n), kind, spec.c)
+    w, b, idf = fit_linear(fm, table.scores, np.arange(n), kind, c)
     if progress is not None:
         progress(1)
     oof = sigmoid(platt[:, 0] * oof_m + platt[:, 1])
-    meta = {"kind": kind, "c": spec.c, "n_train": n, "folds": len(np.unique(folds)), "seed": spec.seed,
+    meta = {"kind": kind, "c": c, "c_selected": spec.c is None, "n_train": n, "folds": len(np.unique(folds)),
+            "seed": spec.seed,
             "trained_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "train_seconds": round(time.time() - t0, 2), "cost_unit": table.cost_unit,
             "tier_mean_score": table.scores.mean(axis=0).round(6).tolist()}

@@ -16,7 +16,7 @@ from smallfirst.routing.features import HashedFeaturizer
 from smallfirst.routing.learned import LearnedRouter, ThresholdsFile, thresholds_path_for
 from smallfirst.routing.model import LinearRouterModel
 from smallfirst.routing.outcomes import Outcome, OutcomeTable
-from smallfirst.routing.train import TrainSpec, featurize, fit_linear, grouped_folds, margins, train
+from smallfirst.routing.train import C_GRID, TrainSpec, featurize, fit_linear, grouped_folds, margins, train
 from smallfirst.signals import extract
 
 T3 = ("local", "mid", "frontier")
@@ -44,10 +44,12 @@ def test_grouped_folds_keep_groups_together() -> None:
     assert set(folds.tolist()) == {0, 1, 2}
 
 
+@pytest.mark.slow
 def test_train_learns_the_synthetic_rule_and_round_trips(tmp_path: Path, rows2: list[Outcome]) -> None:
     table = OutcomeTable.from_rows(rows2, tiers=("local", "frontier"))
-    model = train(table, TrainSpec(c=1.0, folds=4))
+    model = train(table, TrainSpec(folds=4, bits=15))  # C chosen by inner CV
     assert model.meta["kind"] == "logistic" and model.oof is not None
+    assert model.meta["c_selected"] and model.meta["c"] in C_GRID
     def p(text: str) -> float:
         return float(model.probs(text, extract(req(text)))[0])
 
@@ -93,7 +95,7 @@ def test_load_errors(tmp_path: Path) -> None:
 
 def _three_tier_router(tmp_path: Path, rows3: list[Outcome], mix: list[float]) -> tuple[Path, LinearRouterModel]:
     table = OutcomeTable.from_rows(rows3)
-    model = train(table, TrainSpec(folds=3, bits=16))
+    model = train(table, TrainSpec(folds=3, bits=16, c=1.0))
     path = model.save(tmp_path / "r3.npz")
     assert model.oof is not None
     thr = C.calibrate_mix(model.oof, mix)

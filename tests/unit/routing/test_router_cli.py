@@ -31,7 +31,8 @@ def _slice(routellm_dir: Path, tmp_path: Path, n_prompts: int) -> Path:
 def test_train_calibrate_bench_cli(routellm_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     data = _slice(routellm_dir, tmp_path, 300)
     art = tmp_path / "router.npz"
-    assert main(["router", "train", str(data), "--out", str(art), "--tiers", "local,frontier", "--folds", "3"]) == 0
+    assert main(["router", "train", str(data), "--out", str(art), "--tiers", "local,frontier", "--folds", "3",
+                 "--c", "1"]) == 0
     model = LinearRouterModel.load(art)
     assert model.tiers == ("local", "frontier") and model.meta["n_train"] == 300
     assert main(["router", "calibrate", "--artifact", str(art), "--target-mix", "local=0.6,frontier=0.4"]) == 0
@@ -42,7 +43,7 @@ def test_train_calibrate_bench_cli(routellm_dir: Path, tmp_path: Path, capsys: p
     tq = ThresholdsFile.load(q)
     assert tq.expected["quality"] >= 0.95 * tq.expected["top_tier_quality"] - 1e-9
     out = tmp_path / "bench"
-    assert main(["router", "bench", str(data), "--routers", "learned,length,rules", "--folds", "3",
+    assert main(["router", "bench", str(data), "--routers", "learned,length,rules", "--folds", "3", "--c", "1",
                  "--out-dir", str(out)]) == 0
     summary = json.loads((out / "router-bench-gsm8k-slice.json").read_text(encoding="utf-8"))
     r = summary["routers"]
@@ -74,7 +75,7 @@ def test_mix_calibration_holds_on_held_out_real_prompts(routellm_dir: Path) -> N
     table = OutcomeTable.from_rows(load_routellm(["gsm8k"], data_dir=routellm_dir), tiers=("local", "frontier"))
     folds = grouped_folds(table.groups, 10, seed=0)
     fit_rows, held_rows = np.flatnonzero(folds >= 3), np.flatnonzero(folds < 3)
-    model = train(table.subset(fit_rows), TrainSpec(folds=5))
+    model = train(table.subset(fit_rows), TrainSpec(folds=3, c=1.0, bits=16))
     assert model.oof is not None
     thr = C.calibrate_mix(model.oof, [0.6, 0.4])
     held = table.subset(held_rows)
@@ -84,9 +85,10 @@ def test_mix_calibration_holds_on_held_out_real_prompts(routellm_dir: Path) -> N
     assert real[0] == pytest.approx(0.6, abs=0.06)
 
 
+@pytest.mark.slow
 def test_bench_three_tiers_reports_aiq(rows3: list[Outcome]) -> None:
     table = OutcomeTable.from_rows(rows3)
-    res = run_bench(table, ["learned", "length"], folds=3, seeds=(0,))
+    res = run_bench(table, ["learned", "length"], folds=3, seeds=(0,), c=1.0)
     r = res.summary["routers"]
     assert res.summary["tiers"] == ["local", "mid", "frontier"]
     assert r["oracle"]["aiq"] >= r["learned"]["aiq"] > r["random"]["aiq"]
