@@ -85,7 +85,7 @@ def report(
     since: Annotated[str | None, typer.Option(help="start: 24h, 7d, ISO 8601 or epoch seconds (default 24h)")
                      ] = None,
     until: Annotated[str | None, typer.Option(help="end (default now)")] = None,
-    bucket: Annotated[str | None, typer.Option(help="seconds per time bucket (default: about 100 points)")] = None,
+    bucket: Annotated[str | None, typer.Option(help="seconds per time bucket (default: at most 150 points)")] = None,
     baseline: Annotated[str | None, typer.Option(help="price the all-frontier baseline as this catalog model")
                         ] = None,
     html: Annotated[Path | None, typer.Option(help="write a standalone HTML report (inline SVG plots)")] = None,

@@ -34,8 +34,9 @@ from smallfirst.store.rollup import (
 
 REFERENCE_FRONTIER = "gpt-4.1"  # priced from the catalog when the top tier is local or has no price
 DEFAULT_RANGE_S = 24 * 3600
-BUCKETS = (60, 300, 900, 1800, 3600, 3 * 3600, 6 * 3600, 12 * 3600, 86400, 7 * 86400)
-MAX_POINTS = 100
+# multiples of the rollup resolutions (60 s, 10 min, 1 h), so each series cell falls inside one bucket
+BUCKETS = (60, 300, 600, 1800, 3600, 3 * 3600, 6 * 3600, 12 * 3600, 86400, 7 * 86400)
+MAX_POINTS = 150
 PERCENTILE_NOTE = "latency percentiles come from a log-spaced histogram: within ±4.4 % of the exact value"
 
 

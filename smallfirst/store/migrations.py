@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 # Step 2 (both dialects): the rollup table the admin summary reads; see smallfirst/store/rollup.py.
-# SQLite fills it from rows already logged, inside the same migration transaction (rollup.backfill).
+# Step 3: rebuild it with 10-minute cells as well. After each step in ROLLUP_BACKFILL_STEPS the store
+# rolls up the rows already logged, inside the same migration transaction (rollup.backfill).
 ROLLUP_TABLE = """
     CREATE TABLE request_rollup (
         res INTEGER NOT NULL,
@@ -19,7 +20,8 @@ ROLLUP_TABLE = """
         PRIMARY KEY (res, t, dim, tier, key)
     )
 """
-SQLITE_ROLLUP_STEP = 2
+ROLLUP_BACKFILL_STEPS = frozenset({2, 3})
+REBUILD_ROLLUP = "DELETE FROM request_rollup"
 
 SQLITE_MIGRATIONS: tuple[str, ...] = (
     """
@@ -52,6 +54,7 @@ SQLITE_MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX requests_tier_ts ON requests(tier, ts);
     """,
     ROLLUP_TABLE + " WITHOUT ROWID",
+    REBUILD_ROLLUP,
 )
 
 POSTGRES_MIGRATIONS: tuple[str, ...] = (
@@ -85,4 +88,5 @@ POSTGRES_MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX requests_tier_ts ON requests(tier, ts);
     """,
     ROLLUP_TABLE,
+    REBUILD_ROLLUP,
 )

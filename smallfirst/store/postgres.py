@@ -21,7 +21,7 @@ from smallfirst.core.protocols import Store
 from smallfirst.core.types import RequestRecord
 from smallfirst.store import rollup
 from smallfirst.store.codec import COLUMNS, from_row, to_row
-from smallfirst.store.migrations import POSTGRES_MIGRATIONS
+from smallfirst.store.migrations import POSTGRES_MIGRATIONS, ROLLUP_BACKFILL_STEPS
 from smallfirst.store.summary import summarize
 
 if TYPE_CHECKING:
@@ -78,9 +78,24 @@ def migrate(conn: psycopg.Connection[tuple[Any, ...]]) -> int:
         for i, sql in enumerate(POSTGRES_MIGRATIONS[version:], start=version + 1):
             for stmt in (s for s in sql.split(";") if s.strip()):
                 conn.execute(stmt.encode())
+            if i in ROLLUP_BACKFILL_STEPS:
+                _backfill_rollup(conn)
             version = i
         conn.execute("UPDATE smallfirst_schema SET version = %s", (version,))
     return version
+
+
+def _backfill_rollup(conn: psycopg.Connection[tuple[Any, ...]]) -> None:
+    select = f"SELECT id, {', '.join(COLUMNS)} FROM requests WHERE id > %s ORDER BY id LIMIT 5000".encode()
+
+    def fetch(after: int) -> list[tuple[Any, ...]]:
+        return conn.execute(select, (after,)).fetchall()
+
+    def upsert(rows: list[tuple[Any, ...]]) -> None:
+        with conn.cursor() as cur:
+            cur.executemany(_UPSERT.encode(), rows)
+
+    rollup.backfill(fetch, upsert)
 
 
 class PostgresStore(Store):

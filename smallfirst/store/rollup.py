@@ -3,7 +3,8 @@
 The admin summary reads these instead of scanning the request log, so it costs the same over
 1,000 rows or 100,000,000. Every record adds to cells keyed by ``(res, t, dim, tier, key)``:
 
-- ``res`` is the resolution in seconds (60 and 3600) and ``t`` the start of that minute / hour;
+- ``res`` is the resolution in seconds (60, 600 and 3600) and ``t`` the start of that minute / ten
+  minutes / hour;
 - ``dim`` says what ``key`` is: the HTTP status, the task type, the model, a latency or TTFT
   histogram bucket, an escalation step with its reason, a sensitive data class, or a request-level
   flag (escalated / sensitive);
@@ -22,7 +23,7 @@ from typing import Any
 
 from smallfirst.core.types import RequestRecord
 
-RESOLUTIONS: tuple[int, ...] = (60, 3600)
+RESOLUTIONS: tuple[int, ...] = (60, 600, 3600)  # each divides the next
 
 DIM_STATUS = "status"  # key: HTTP status; every request
 DIM_TASK = "task"  # key: task type

@@ -13,7 +13,7 @@ from smallfirst.core.protocols import Store
 from smallfirst.core.types import RequestRecord
 from smallfirst.store import rollup
 from smallfirst.store.codec import COLUMNS, from_row, to_row
-from smallfirst.store.migrations import SQLITE_MIGRATIONS, SQLITE_ROLLUP_STEP
+from smallfirst.store.migrations import ROLLUP_BACKFILL_STEPS, SQLITE_MIGRATIONS
 from smallfirst.store.summary import summarize
 
 _INSERT = f"INSERT INTO requests ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
@@ -37,7 +37,7 @@ def migrate(conn: sqlite3.Connection) -> int:
         try:
             for stmt in (s for s in sql.split(";") if s.strip()):
                 conn.execute(stmt)
-            if i == SQLITE_ROLLUP_STEP:
+            if i in ROLLUP_BACKFILL_STEPS:
                 _backfill_rollup(conn)
             conn.execute(f"PRAGMA user_version = {i}")
             conn.execute("COMMIT")

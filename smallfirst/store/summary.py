@@ -1,8 +1,8 @@
 """Aggregate queries over the rollup table, shared by the SQLite and PostgreSQL stores.
 
-A time range is read from hour cells for the whole hours inside it and from minute cells for the
-ragged edges, so the cost grows with the length of the range in hours, not with the number of
-requests. ``since`` is rounded down and ``until`` up to whole minutes.
+A time range is read from hour cells for the whole hours inside it, ten-minute cells next to them and
+minute cells at the ragged edges, so the cost grows with the length of the range, not with the number
+of requests. ``since`` is rounded down and ``until`` up to whole minutes.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from smallfirst.core.errors import BadRequestError
-from smallfirst.store.rollup import DIM_STATUS
+from smallfirst.store.rollup import DIM_STATUS, RESOLUTIONS
 
 Execute = Callable[[str, Sequence[Any]], list[tuple[Any, ...]]]
 
@@ -21,16 +21,26 @@ _SUMS = ("CAST(SUM(n) AS BIGINT), SUM(cost_usd), CAST(SUM(prompt_tokens) AS BIGI
          "CAST(SUM(completion_tokens) AS BIGINT)")
 
 
-def _source(m0: int, m1: int, hourly: bool, dim_filter: str) -> tuple[str, list[Any]]:
-    """SQL for the cells covering [m0, m1): hour cells inside, minute cells on the edges."""
-    h0 = math.ceil(m0 / 3600) * 3600
-    h1 = (m1 // 3600) * 3600
-    if not hourly or h0 >= h1:
-        return (f"SELECT {_CELL} FROM request_rollup WHERE res = 60 AND t >= ? AND t < ?{dim_filter}", [m0, m1])
-    sql = (f"SELECT {_CELL} FROM request_rollup WHERE res = 3600 AND t >= ? AND t < ?{dim_filter} "
-           f"UNION ALL SELECT {_CELL} FROM request_rollup WHERE res = 60 AND t >= ? AND t < ?{dim_filter} "
-           f"UNION ALL SELECT {_CELL} FROM request_rollup WHERE res = 60 AND t >= ? AND t < ?{dim_filter}")
-    return sql, [h0, h1, m0, h0, h1, m1]
+def cover(a: int, b: int, levels: Sequence[int]) -> list[tuple[int, int, int]]:
+    """``(res, start, end)`` segments covering [a, b) with the coarsest cells that fit (levels coarse first;
+    a and b are multiples of the finest)."""
+    if a >= b:
+        return []
+    res, finer = levels[0], levels[1:]
+    if not finer:
+        return [(res, a, b)]
+    lo, hi = math.ceil(a / res) * res, (b // res) * res
+    if lo >= hi:
+        return cover(a, b, finer)
+    return [*cover(a, lo, finer), (res, lo, hi), *cover(hi, b, finer)]
+
+
+def _source(m0: int, m1: int, levels: Sequence[int], dim_filter: str) -> tuple[str, list[Any]]:
+    """SQL for the cells covering [m0, m1): coarse cells inside, finer ones towards the ragged edges."""
+    parts = cover(m0, m1, levels)
+    sql = " UNION ALL ".join(f"SELECT {_CELL} FROM request_rollup WHERE res = ? AND t >= ? AND t < ?{dim_filter}"
+                             for _ in parts)
+    return sql, [x for part in parts for x in part]
 
 
 def summarize(execute: Execute, since: float, until: float, bucket_s: int) -> dict[str, Any]:
@@ -48,11 +58,13 @@ def summarize(execute: Execute, since: float, until: float, bucket_s: int) -> di
                               param="until")
     m0 = math.floor(since / 60) * 60
     m1 = math.ceil(until / 60) * 60
-    src, args = _source(m0, m1, bucket_s % 3600 == 0, f" AND dim = '{DIM_STATUS}'")
+    levels = sorted(RESOLUTIONS, reverse=True)
+    # a series cell must fall inside one bucket: only resolutions that divide the bucket size
+    src, args = _source(m0, m1, [r for r in levels if bucket_s % r == 0], f" AND dim = '{DIM_STATUS}'")
     series = execute(
         f"SELECT (t / CAST(? AS BIGINT)) * CAST(? AS BIGINT) AS bt, tier, key, {_SUMS} FROM ({src}) AS s "
         "GROUP BY bt, tier, key ORDER BY bt, tier, key", [bucket_s, bucket_s, *args])
-    src, args = _source(m0, m1, True, "")
+    src, args = _source(m0, m1, levels, "")
     facets = execute(
         f"SELECT dim, tier, key, {_SUMS}, SUM(latency_ms) FROM ({src}) AS s "
         "GROUP BY dim, tier, key ORDER BY dim, tier, key", args)

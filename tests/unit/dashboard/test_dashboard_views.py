@@ -100,7 +100,7 @@ def test_times_ranges_and_buckets() -> None:
     assert parse_time("2023-11-14T22:13:20", now=now, param="since") == 1_700_000_000.0
     with pytest.raises(BadRequestError, match="not a time"):
         parse_time("yesterday", now=now, param="since")
-    assert time_range(None, None, None, now=now) == (now - 86400, now, 900)
+    assert time_range(None, None, None, now=now) == (now - 86400, now, 600)
     assert time_range("1h", None, None, now=now) == (now - 3600, now, 60)
     assert time_range("30d", None, "86400", now=now)[2] == 86400
     assert choose_bucket(7 * 86400) == 3 * 3600

@@ -31,8 +31,9 @@ def test_round_trip(make_store: StoreFactory) -> None:
 
 
 @pytest.mark.parametrize(("since_off", "until_off", "bucket_s"), [
-    (-60.0, 5 * 3600.0, 3600),  # hour cells inside, minute cells on both edges
-    (1234.5, 2 * 3600 + 77.0, 300),  # sub-hour buckets: minute cells only
+    (-60.0, 5 * 3600.0, 3600),  # hour cells inside, ten-minute and minute cells towards both edges
+    (1234.5, 2 * 3600 + 77.0, 300),  # 5-minute buckets: series from minute cells only
+    (-60.0, 5 * 3600.0, 600),
     (-60.0, 5 * 3600.0, 60),
 ])
 def test_summary_matches_the_raw_log(make_store: StoreFactory, since_off: float, until_off: float,
@@ -91,3 +92,18 @@ def test_two_replicas_share_one_log(make_store: StoreFactory) -> None:
 def test_histogram_midpoint_is_within_five_percent() -> None:
     for ms in (0.05, 1.0, 7.3, 123.4, 9999.0, 61234.0):
         assert abs(bucket_mid(bucket_of(ms)) - ms) / ms < 0.045
+
+
+def test_cover_uses_the_coarsest_cells_that_fit() -> None:
+    from smallfirst.store.summary import cover
+
+    # 22:13 → 01:47 UTC: minutes to 22:20, ten-minute cells to 23:00, hours to 01:00, ten-minute cells to 01:40,
+    # minutes to 01:47
+    a = 1_700_000_000 - 20
+    b = a + 3 * 3600 + 34 * 60
+    parts = cover(a, b, [3600, 600, 60])
+    assert parts == [(60, a, 1_700_000_400), (600, 1_700_000_400, 1_700_002_800), (3600, 1_700_002_800, 1_700_010_000),
+                     (600, 1_700_010_000, 1_700_012_400), (60, 1_700_012_400, b)]
+    assert all(parts[i][2] == parts[i + 1][1] for i in range(len(parts) - 1))
+    assert cover(a, a + 120, [3600, 600, 60]) == [(60, a, a + 120)]
+    assert cover(a, a, [3600, 600, 60]) == []
