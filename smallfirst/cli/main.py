@@ -10,6 +10,7 @@ from smallfirst.core.errors import ConfigError, SmallfirstError
 
 
 def build() -> typer.Typer:
+    from smallfirst.cli import cascade as cascade_cli
     from smallfirst.cli import catalog as catalog_cli
     from smallfirst.cli import config as config_cli
     from smallfirst.cli import keys as keys_cli
@@ -26,6 +27,7 @@ def build() -> typer.Typer:
     app.command("plan")(plan_cli.plan)
     app.add_typer(catalog_cli.app, name="catalog")
     app.add_typer(router_cli.app, name="router")
+    app.add_typer(cascade_cli.app, name="cascade")
     app.add_typer(report_cli.app, name="report")
     return app
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from smallfirst.config.registry import backend_factory, router_factory
 from smallfirst.config.schema import EndpointConfig, Settings
-from smallfirst.core.protocols import Backend, Policy, Router, Store
+from smallfirst.core.protocols import AnswerCheck, Backend, Policy, Router, Store
 from smallfirst.core.tiers import Endpoint, Tier
 from smallfirst.core.types import FREE, ChatRequest, Price, Signals
 
@@ -19,6 +19,7 @@ class Runtime:
     policies: list[Policy]
     store: Store
     signals: Callable[[ChatRequest], Signals]
+    checker: AnswerCheck | None = None  # the cascade's contract check
 
 
 def price_of(cfg: EndpointConfig) -> Price | None:
@@ -85,8 +86,17 @@ def build_policies(settings: Settings, tiers: list[Tier]) -> tuple[list[Policy],
     return policies, signals
 
 
+def build_checker(settings: Settings, tiers: list[Tier]) -> AnswerCheck | None:
+    """The cascade's contract check (None when ``cascade.enabled`` is off)."""
+    if not settings.cascade.enabled:
+        return None
+    from smallfirst.cascade.checker import ContractCheck, local_tier_names
+
+    return ContractCheck(settings.cascade, local_tier_names(tiers))
+
+
 def resolve(settings: Settings) -> Runtime:
     tiers = build_tiers(settings)
     policies, signals = build_policies(settings, tiers)
     return Runtime(tiers=tiers, router=build_router(settings), policies=policies, store=build_store(settings),
-                   signals=signals)
+                   signals=signals, checker=build_checker(settings, tiers))

@@ -6,6 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from smallfirst.config.cascade import CascadeConfig
+
 DEFAULT_TIER_NAMES = ("local", "mid", "frontier")
 LOCAL_BACKENDS = frozenset({"embedded", "ollama", "ollama_native", "lmstudio", "llamacpp", "vllm", "fake"})
 
@@ -195,6 +197,7 @@ class Settings(Strict):
     log: LogConfig = LogConfig()
     routing: RoutingConfig = RoutingConfig()
     residency: ResidencyConfig = ResidencyConfig()
+    cascade: CascadeConfig = CascadeConfig()
     access: AccessConfig = AccessConfig()
     tiers: list[TierConfig] = Field(
         default_factory=lambda: [TierConfig(name="local", endpoints=[EndpointConfig(backend="embedded",

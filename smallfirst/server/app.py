@@ -63,7 +63,8 @@ class Gateway:
         self.engine = Engine(runtime.tiers, runtime.router, runtime.store, signals=runtime.signals,
                              policies=runtime.policies, fallback_up_chain=settings.routing.fallback_up_chain,
                              max_escalations=settings.routing.max_escalations,
-                             store_prompts=settings.log.store_prompts, observers=[self.metrics.observe])
+                             store_prompts=settings.log.store_prompts, observers=[self.metrics.observe],
+                             checker=runtime.checker)
         self.access = Access.open(settings.log.path, runtime.tiers, settings.access,  # API keys, limits, budgets
                                   max_escalations=settings.routing.max_escalations)
         self.engine.observers.append(self.access.observe)
