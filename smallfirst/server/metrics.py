@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import Counter as Tally
 from collections import deque
 from collections.abc import Collection, Mapping, Sequence
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
@@ -54,25 +55,33 @@ class Metrics:
             self.mix.labels(t).set(0.0)
         self._window: deque[str] = deque(maxlen=window)
         self._counts: Tally[str] = Tally()
+        self._children: dict[tuple[str, ...], Any] = {}  # labelled children, looked up once per label set
+
+    def _child(self, metric: Any, *labels: str) -> Any:
+        key = (str(id(metric)), *labels)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*labels)
+        return child
 
     def observe(self, r: RequestRecord) -> None:
         tier = r.tier or NONE
         model = r.model or ""
-        self.requests.labels(tier, model, str(r.status)).inc()
+        self._child(self.requests, tier, model, str(r.status)).inc()
         if r.prompt_tokens:
-            self.tokens.labels(tier, model, "prompt").inc(r.prompt_tokens)
+            self._child(self.tokens, tier, model, "prompt").inc(r.prompt_tokens)
         if r.completion_tokens:
-            self.tokens.labels(tier, model, "completion").inc(r.completion_tokens)
+            self._child(self.tokens, tier, model, "completion").inc(r.completion_tokens)
         if r.cost_usd:
-            self.cost.labels(tier, model).inc(r.cost_usd)
+            self._child(self.cost, tier, model).inc(r.cost_usd)
         if r.tier and r.status == 200:
-            self.latency.labels(tier).observe(r.latency_ms / 1000.0)
+            self._child(self.latency, tier).observe(r.latency_ms / 1000.0)
             if len(self._window) == self._window.maxlen:
                 self._counts[self._window[0]] -= 1
             self._window.append(tier)
             self._counts[tier] += 1
         if r.ttft_ms is not None and r.tier:
-            self.ttft.labels(tier).observe(r.ttft_ms / 1000.0)
+            self._child(self.ttft, tier).observe(r.ttft_ms / 1000.0)
         for step, reason in escalation_reasons(r):
             lower, _, upper = step.partition("->")
             self.escalations.labels(lower, upper, reason).inc()

@@ -4,7 +4,8 @@ Same behaviour as the SQLite store: ``record`` only enqueues; one writer thread 
 (raw rows and rollup increments in one transaction). Migrations run under an advisory lock, so
 replicas starting together migrate once. If the server goes away, the writer keeps the batch,
 reconnects with backoff and writes it when the server is back; nothing is dropped while the store
-is open.
+is open. (A batch whose commit reached the server but whose acknowledgement was lost is written
+again: at-least-once, like any client that retries.)
 """
 
 from __future__ import annotations

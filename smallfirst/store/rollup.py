@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from smallfirst.core.types import RequestRecord
@@ -77,58 +76,51 @@ def escalation_reasons(r: RequestRecord) -> list[tuple[str, str]]:
     return out
 
 
-@dataclass(slots=True)
-class Cell:
-    n: int = 0
-    cost_usd: float = 0.0
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    latency_ms: float = 0.0
-
-
 class Rollup:
-    """Cells accumulated from a batch of records, ready to upsert."""
+    """Cells accumulated from a batch of records, ready to upsert.
+
+    A cell is ``[n, cost_usd, prompt_tokens, completion_tokens, latency_ms]``; the per-record cell list
+    is built once and added at every resolution (this runs on the log writer thread for every row).
+    """
 
     def __init__(self) -> None:
-        self.cells: dict[Key, Cell] = {}
-
-    def _add(self, res: int, t: int, dim: str, tier: str, key: str, r: RequestRecord | None) -> None:
-        cell = self.cells.get((res, t, dim, tier, key))
-        if cell is None:
-            cell = self.cells[(res, t, dim, tier, key)] = Cell()
-        cell.n += 1
-        if r is not None:
-            cell.cost_usd += r.cost_usd
-            cell.prompt_tokens += r.prompt_tokens
-            cell.completion_tokens += r.completion_tokens
-            cell.latency_ms += r.latency_ms
+        self.cells: dict[Key, list[float]] = {}
 
     def add(self, r: RequestRecord) -> None:
         tier = r.tier or ""
-        lat = str(bucket_of(r.latency_ms)) if r.status == 200 and r.tier else None
-        ttft = str(bucket_of(r.ttft_ms)) if r.ttft_ms is not None and r.tier else None
-        esc = escalation_reasons(r)
-        classes = sorted(set(r.sensitive))
-        reached = ",".join(sorted({a.tier for a in r.attempts} | ({r.tier} if r.tier else set()))) if classes else ""
+        items: list[tuple[str, str, bool]] = [(DIM_STATUS, str(r.status), True)]  # (dim, key, with sums)
+        if r.task_type:
+            items.append((DIM_TASK, r.task_type, True))
+        if r.model:
+            items.append((DIM_MODEL, r.model, True))
+        if r.status == 200 and r.tier:
+            items.append((DIM_LATENCY, str(bucket_of(r.latency_ms)), False))
+        if r.ttft_ms is not None and r.tier:
+            items.append((DIM_TTFT, str(bucket_of(r.ttft_ms)), False))
+        if r.escalations:
+            items.extend((DIM_ESCALATION, f"{step}|{reason}", False) for step, reason in escalation_reasons(r))
+            items.append((DIM_ESCALATED, "", True))
+        if r.sensitive:
+            items.extend((DIM_SENSITIVE, c, False) for c in sorted(set(r.sensitive)))
+            reached = {a.tier for a in r.attempts} | ({r.tier} if r.tier else set())
+            items.append((DIM_SENSITIVE_REQ, ",".join(sorted(reached)), True))
+        cost, pt, ct, lat = r.cost_usd, r.prompt_tokens, r.completion_tokens, r.latency_ms
+        cells = self.cells
         for res in RESOLUTIONS:
             t = int(r.ts // res) * res
-            self._add(res, t, DIM_STATUS, tier, str(r.status), r)
-            if r.task_type:
-                self._add(res, t, DIM_TASK, tier, r.task_type, r)
-            if r.model:
-                self._add(res, t, DIM_MODEL, tier, r.model, r)
-            if lat is not None:
-                self._add(res, t, DIM_LATENCY, tier, lat, None)
-            if ttft is not None:
-                self._add(res, t, DIM_TTFT, tier, ttft, None)
-            for step, reason in esc:
-                self._add(res, t, DIM_ESCALATION, tier, f"{step}|{reason}", None)
-            if esc:
-                self._add(res, t, DIM_ESCALATED, tier, "", r)
-            for c in classes:
-                self._add(res, t, DIM_SENSITIVE, tier, c, None)
-            if classes:
-                self._add(res, t, DIM_SENSITIVE_REQ, tier, reached, r)
+            for dim, key, sums in items:
+                k = (res, t, dim, tier, key)
+                c = cells.get(k)
+                if c is None:
+                    cells[k] = [1, cost, pt, ct, lat] if sums else [1, 0.0, 0, 0, 0.0]
+                elif sums:
+                    c[0] += 1
+                    c[1] += cost
+                    c[2] += pt
+                    c[3] += ct
+                    c[4] += lat
+                else:
+                    c[0] += 1
 
     def extend(self, records: Iterable[RequestRecord]) -> Rollup:
         for r in records:
@@ -137,8 +129,7 @@ class Rollup:
 
     def rows(self) -> list[tuple[Any, ...]]:
         """Upsert parameters, sorted by key so concurrent writers lock cells in the same order."""
-        return [(*k, c.n, c.cost_usd, c.prompt_tokens, c.completion_tokens, c.latency_ms)
-                for k, c in sorted(self.cells.items())]
+        return [(*k, int(c[0]), c[1], int(c[2]), int(c[3]), c[4]) for k, c in sorted(self.cells.items())]
 
 
 def rows_for(records: Sequence[RequestRecord]) -> list[tuple[Any, ...]]:

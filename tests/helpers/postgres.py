@@ -44,36 +44,62 @@ def _runner() -> dict[str, Any]:
     raise RuntimeError("running as root and neither a postgres nor a nobody user exists")
 
 
+class Cluster:
+    """A running throwaway cluster; ``stop()`` / ``start()`` simulate an outage."""
+
+    def __init__(self, bins: Path, tmp: Path, as_user: dict[str, Any]) -> None:
+        self.bins, self.tmp, self.as_user = bins, tmp, as_user
+        self.data = tmp / "data"
+        self.port = _free_port()
+        self.url = f"postgresql://smallfirst@127.0.0.1:{self.port}/postgres"
+
+    def run(self, *cmd: str) -> None:
+        done = subprocess.run(cmd, capture_output=True, text=True, cwd=self.tmp, check=False, **self.as_user)
+        if done.returncode != 0:
+            log = (self.tmp / "server.log").read_text() if (self.tmp / "server.log").exists() else ""
+            raise RuntimeError(f"{' '.join(cmd)} failed: {done.stderr}{done.stdout}{log}")
+
+    def init(self) -> None:
+        self.run(str(self.bins / "initdb"), "-D", str(self.data), "-U", "smallfirst", "--auth=trust", "-E", "UTF8",
+                 "--no-sync")
+
+    def start(self) -> None:
+        opts = (f"-F -p {self.port} -k {self.tmp} -c listen_addresses=127.0.0.1 -c fsync=off "
+                "-c full_page_writes=off")
+        self.run(str(self.bins / "pg_ctl"), "-D", str(self.data), "-o", opts, "-l", str(self.tmp / "server.log"),
+                 "-w", "-t", "60", "start")
+
+    def stop(self) -> None:
+        self.run(str(self.bins / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "-w", "stop")
+
+
 @contextlib.contextmanager
-def cluster() -> Iterator[str]:
-    """Start a cluster; yield the URL of its ``postgres`` database (user ``smallfirst``, trust auth)."""
+def running_cluster() -> Iterator[Cluster]:
     bins = bindir()
     if bins is None:
         raise RuntimeError("PostgreSQL binaries not found")
     as_user = _runner()
     tmp = Path(tempfile.mkdtemp(prefix="smallfirst-pg-"))
-    if as_user:
-        os.chown(tmp, as_user["user"], as_user["group"])
-    data = tmp / "data"
-    port = _free_port()
-
-    def run(*cmd: str) -> None:
-        done = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp, check=False, **as_user)
-        if done.returncode != 0:
-            log = (tmp / "server.log").read_text() if (tmp / "server.log").exists() else ""
-            raise RuntimeError(f"{' '.join(cmd)} failed: {done.stderr}{done.stdout}{log}")
-
     try:
-        run(str(bins / "initdb"), "-D", str(data), "-U", "smallfirst", "--auth=trust", "-E", "UTF8", "--no-sync")
-        opts = f"-F -p {port} -k {tmp} -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off"
-        run(str(bins / "pg_ctl"), "-D", str(data), "-o", opts, "-l", str(tmp / "server.log"), "-w", "-t", "60",
-            "start")
+        if as_user:
+            os.chown(tmp, as_user["user"], as_user["group"])
+        c = Cluster(bins, tmp, as_user)
+        c.init()
+        c.start()
         try:
-            yield f"postgresql://smallfirst@127.0.0.1:{port}/postgres"
+            yield c
         finally:
-            run(str(bins / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop")
+            with contextlib.suppress(RuntimeError):
+                c.stop()
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def cluster() -> Iterator[str]:
+    """Start a cluster; yield the URL of its ``postgres`` database (user ``smallfirst``, trust auth)."""
+    with running_cluster() as c:
+        yield c.url
 
 
 def fresh_database(url: str) -> str:
