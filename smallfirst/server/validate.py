@@ -34,7 +34,7 @@ def _check_message(i: int, m: Any) -> None:
     if not isinstance(m, dict):
         raise _bad(f"{where} must be an object with 'role' and 'content'", where)
     role = m.get("role")
-    if role not in ROLES:
+    if not isinstance(role, str) or role not in ROLES:
         raise _bad(f"{where}.role must be one of {sorted(ROLES)}, got {role!r}", f"{where}.role")
     content = m.get("content")
     if content is None:
@@ -101,7 +101,7 @@ def to_request(body: dict[str, Any], headers: list[tuple[bytes, bytes]] | None =
     _opt_number(body, "top_p", 0.0, 1.0)
     rf = body.get("response_format")
     if rf is not None:
-        if not isinstance(rf, dict) or rf.get("type") not in RESPONSE_FORMATS:
+        if not isinstance(rf, dict) or not isinstance(rf.get("type"), str) or rf["type"] not in RESPONSE_FORMATS:
             raise _bad(f"'response_format.type' must be one of {sorted(RESPONSE_FORMATS)}", "response_format")
         if rf["type"] == "json_schema":
             js = rf.get("json_schema")
