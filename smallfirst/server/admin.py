@@ -102,8 +102,13 @@ class Admin:
         await self.gw.send_error(send, err, "", [(b"www-authenticate", b'Bearer realm="smallfirst-admin"')])
         return False
 
-    async def _json(self, send: Send, body: Any) -> None:
-        await self.gw.send_json(send, 200, orjson.dumps(body), [(b"cache-control", b"no-store")])
+    async def _json(self, scope: Scope, send: Send, body: Any) -> None:
+        data = orjson.dumps(body)
+        headers = [(b"cache-control", b"no-store"), (b"vary", b"accept-encoding")]
+        if len(data) > 1024 and b"gzip" in _header(scope, b"accept-encoding"):
+            data = gzip.compress(data, 5, mtime=0)
+            headers.append((b"content-encoding", b"gzip"))
+        await self.gw.send_json(send, 200, data, headers)
 
     # ---- handlers ----------------------------------------------------------------------------------
 
@@ -120,7 +125,7 @@ class Admin:
         except SmallfirstError as err:
             await self.gw.send_error(send, err, "")
             return
-        await self._json(send, overview(agg, view))
+        await self._json(scope, send, overview(agg, view))
 
     async def health(self, scope: Scope, receive: Receive, send: Send) -> None:
         if not await self._guard(scope, send):
@@ -132,7 +137,7 @@ class Admin:
             info = r if isinstance(r, dict) else {"ok": False, "error": type(r).__name__}
             backends.append({"tier": t.name, "endpoint": e.backend.name, "model": e.backend.model,
                              "location": e.location, "local": e.is_local, **info})
-        await self._json(send, {"ok": all(b.get("ok") for b in backends), "backends": backends})
+        await self._json(scope, send, {"ok": all(b.get("ok") for b in backends), "backends": backends})
 
     async def metrics(self, scope: Scope, receive: Receive, send: Send) -> None:
         if not await self._guard(scope, send):

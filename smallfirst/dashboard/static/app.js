@@ -183,7 +183,8 @@
     pts.push([s.range.until_ts, a, b]);
     const top = Math.max(1e-9, ...pts.map((p) => Math.max(p[1], p[2])));
     const y = (v) => f.T + (1 - v / top) * (f.H - f.T - f.B);
-    f.root.appendChild(svg("text", { x: f.L - 6, y: y(top) + 10, "text-anchor": "end" }, fmtUsd(top)));
+    if (a > 0 || b > 0) f.root.appendChild(svg("text", { x: f.L - 6, y: y(top) + 10, "text-anchor": "end" },
+      fmtUsd(top)));
     f.root.appendChild(svg("text", { x: f.L - 6, y: y(0), "text-anchor": "end" }, "$0"));
     const line = (k, stroke, dash, label) => {
       const d = pts.map((p, i) => (i ? "L" : "M") + f.x(p[0]).toFixed(1) + "," + y(p[k]).toFixed(1)).join(" ");

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import json
 from collections import Counter
 from pathlib import Path
 
@@ -98,6 +99,10 @@ def test_bad_parameters_are_openai_shaped_400s(tmp_path: Path) -> None:
             assert r.json()["error"]["param"] == param
         ok = httpx.get(url + "/admin/api/summary?since=2h&bucket=600&baseline=gpt-4.1-mini").json()
         assert ok["range"]["bucket_s"] == 600 and ok["cost"]["baseline"]["model"] == "gpt-4.1-mini"
+        with httpx.Client(base_url=url) as c, c.stream("GET", "/admin/api/summary",
+                                                       headers={"accept-encoding": "gzip"}) as z:
+            raw = b"".join(z.iter_raw())
+        assert z.headers["content-encoding"] == "gzip" and json.loads(gzip.decompress(raw))["totals"]["requests"] == 0
 
 
 def test_dashboard_files_are_served_compressed_and_cacheable(tmp_path: Path) -> None:
