@@ -13,6 +13,7 @@ def build() -> typer.Typer:
     from smallfirst.cli import cascade as cascade_cli
     from smallfirst.cli import catalog as catalog_cli
     from smallfirst.cli import config as config_cli
+    from smallfirst.cli import eval as eval_cli
     from smallfirst.cli import keys as keys_cli
     from smallfirst.cli import plan as plan_cli
     from smallfirst.cli import report as report_cli
@@ -25,6 +26,7 @@ def build() -> typer.Typer:
     app.add_typer(config_cli.app, name="config")
     app.add_typer(keys_cli.app, name="keys")
     app.command("plan")(plan_cli.plan)
+    app.command("eval")(eval_cli.eval_command)
     app.add_typer(catalog_cli.app, name="catalog")
     app.add_typer(router_cli.app, name="router")
     app.add_typer(cascade_cli.app, name="cascade")
@@ -35,7 +37,7 @@ def build() -> typer.Typer:
 def main(argv: list[str] | None = None) -> int:
     app = build()
     try:
-        app(args=argv, standalone_mode=False)
+        rc = app(args=argv, standalone_mode=False)  # click returns typer.Exit's code here
     except SmallfirstError as err:
         print(f"smallfirst: error: {err.one_line()}", file=sys.stderr)
         return 2 if isinstance(err, ConfigError) else 1
@@ -51,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
             e.show()
             return e.exit_code
         raise
-    return 0
+    return rc if isinstance(rc, int) else 0
 
 
 if __name__ == "__main__":
