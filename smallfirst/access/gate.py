@@ -186,7 +186,8 @@ class Access:
             return None
         token = bearer(headers)
         if token is None:
-            raise AuthenticationError("this gateway needs an API key: send Authorization: Bearer sf-…",
+            raise AuthenticationError("this gateway needs an API key: send Authorization: Bearer sf-… "
+                                      "(or x-api-key: sf-…)",
                                       hint="ask the operator for a key (`smallfirst keys create NAME`)")
         info = self._by_hash.get(hash_key(token))
         if info is None:

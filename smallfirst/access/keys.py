@@ -69,10 +69,14 @@ def shown_prefix(key: str) -> str:
 
 
 def bearer(headers: Iterable[tuple[bytes, bytes]]) -> bytes | None:
-    """The token of ``Authorization: Bearer <token>`` in raw ASGI headers, or None."""
+    """The token of ``Authorization: Bearer <token>`` in raw ASGI headers, else of ``x-api-key: <token>``
+    (what Anthropic clients send), or None."""
+    api_key = None
     for k, v in headers:
         if k == b"authorization":
             scheme, _, token = v.partition(b" ")
             token = token.strip()
             return token if scheme.lower() == b"bearer" and token else None
-    return None
+        if k == b"x-api-key":
+            api_key = v.strip() or None
+    return api_key

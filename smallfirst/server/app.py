@@ -20,10 +20,12 @@ from smallfirst.core.errors import (
     StreamInterruptedError,
 )
 from smallfirst.core.types import Decision
-from smallfirst.engine import Engine, RequestContext
+from smallfirst.engine import Engine, RequestContext, Stream
 from smallfirst.resilience import metrics as resilience_metrics
 from smallfirst.server import render
 from smallfirst.server.admin import Admin, build_view
+from smallfirst.server.anthropic_api import AnthropicMessages
+from smallfirst.server.headers import decision_headers
 from smallfirst.server.metrics import Metrics
 from smallfirst.server.validate import parse_json, to_request
 
@@ -35,21 +37,6 @@ Send = Callable[[Message], Awaitable[None]]
 JSON_HEADERS = [(b"content-type", b"application/json")]
 SSE_HEADERS = [(b"content-type", b"text/event-stream"), (b"cache-control", b"no-cache"),
                (b"x-accel-buffering", b"no")]
-
-
-def _ascii(s: str) -> bytes:
-    return s.replace("→", "->").encode("ascii", "replace")
-
-
-def decision_headers(d: Decision | None, request_id: str, *, with_cost: bool = True) -> list[tuple[bytes, bytes]]:
-    h = [(b"x-request-id", request_id.encode())]
-    if d is not None:
-        h += [(b"x-smallfirst-tier", _ascii(d.tier)), (b"x-smallfirst-model", _ascii(d.model)),
-              (b"x-smallfirst-reason", _ascii(d.reason)),
-              (b"x-smallfirst-escalations", _ascii(",".join(d.escalations)))]
-        if with_cost:
-            h.append((b"x-smallfirst-cost-usd", f"{d.cost_usd:.8f}".encode()))
-    return h
 
 
 class Gateway:
@@ -72,6 +59,7 @@ class Gateway:
         self.max_body = settings.server.max_body_bytes
         self._routes: dict[tuple[str, str], Callable[[Scope, Receive, Send], Awaitable[None]]] = {
             ("POST", "/v1/chat/completions"): self.chat_completions,
+            ("POST", "/v1/messages"): AnthropicMessages(self),  # Anthropic Messages API, same engine path
             ("GET", "/v1/models"): self.access.guard(self.models, self.send_error),
             ("GET", "/healthz"): self.healthz,
         }
@@ -192,9 +180,13 @@ class Gateway:
         self.engine.record(ctx, status=200, decision=decision, usage=resp.usage, response_text=resp.content)
         await self.send_json(send, 200, out, decision_headers(decision, ctx.request_id))
 
-    async def _stream(self, request: Any, ctx: RequestContext, receive: Receive, send: Send) -> None:
+    async def _stream(self, request: Any, ctx: RequestContext, receive: Receive, send: Send,
+                      frames: Callable[[Stream], render.StreamFrames] | None = None) -> None:
+        """Serve a stream; ``frames`` renders it in another wire format (default: OpenAI chunks)."""
         stream = await self.engine.open_stream(request, ctx)  # errors before the first byte → JSON error
-        renderer = render.ChunkRenderer(ctx.request_id, int(ctx.ts), stream.model, request.include_usage)
+        renderer: render.StreamFrames = (
+            frames(stream) if frames is not None
+            else render.ChunkRenderer(ctx.request_id, int(ctx.ts), stream.model, request.include_usage))
         info = stream.info()
         pre = Decision(info["tier"], info["model"], stream.step.endpoint.backend.name, info["reason"],
                        tuple(info["escalations"]), (), 0.0)
@@ -240,13 +232,11 @@ class Gateway:
                     break
             if status == 200:
                 await producer  # re-raises an upstream failure
-                tail = render.DONE
-                if request.include_usage:
-                    tail = renderer.usage(stream.final_usage()) + tail
-                await send({"type": "http.response.body", "body": tail, "more_body": False})
+                await send({"type": "http.response.body", "body": renderer.tail(stream.final_usage()),
+                            "more_body": False})
         except StreamInterruptedError as err:
             status, outcome, error = 502, err.code or "stream_interrupted", err
-            await send({"type": "http.response.body", "body": render.error_event(err), "more_body": False})
+            await send({"type": "http.response.body", "body": renderer.error(err), "more_body": False})
         except (OSError, asyncio.CancelledError):
             status, outcome = 499, "client_disconnected"
             raise

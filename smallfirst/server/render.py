@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 
@@ -18,6 +18,16 @@ def completion(resp: ChatResponse, request_id: str, created: int, model: str) ->
     body = {"id": resp.id or "chatcmpl-" + request_id[4:], "object": "chat.completion", "created": created,
             "model": model, "choices": [choice], "usage": resp.usage.to_openai(), "system_fingerprint": None}
     return orjson.dumps(body)
+
+
+class StreamFrames(Protocol):
+    """A wire format's stream renderer: a frame per chunk, the closing frames, a mid-stream error frame."""
+
+    def chunk(self, c: ChatChunk) -> bytes: ...
+
+    def tail(self, usage: Usage) -> bytes: ...
+
+    def error(self, err: SmallfirstError) -> bytes: ...
 
 
 def _event(obj: dict[str, Any]) -> bytes:
@@ -60,6 +70,13 @@ class ChunkRenderer:
         d = self._base([])
         d["usage"] = usage.to_openai()
         return _event(d)
+
+    def tail(self, usage: Usage) -> bytes:
+        """The usage chunk (when the client asked for it) and ``[DONE]``."""
+        return (self.usage(usage) + DONE) if self.include_usage else DONE
+
+    def error(self, err: SmallfirstError) -> bytes:
+        return error_event(err)
 
 
 def error_event(err: SmallfirstError) -> bytes:
