@@ -37,12 +37,18 @@ def calibrate_cmd(
     from rich.table import Table
 
     from smallfirst.cascade.calibrate import ALL, calibrate, default_tiers
+    from smallfirst.core.errors import BadRequestError
     from smallfirst.routing.outcomes import read_outcomes
 
     rows = read_outcomes(outcomes)
     d_tier, d_upper = default_tiers(rows)
     t = tier or d_tier
     u = upper if upper is not None else (d_upper if tier is None else _next_after(rows, t))
+    named = {r.tier for r in rows}
+    for name in (t, u):
+        if name is not None and name not in named:
+            raise BadRequestError(f"no outcomes for tier {name!r}",
+                                  hint=f"the file has tiers: {', '.join(sorted(named))}")
     tasks = [ALL]
     if per_task:
         tasks += sorted({r.task or "" for r in rows if r.tier == t and r.confidence is not None})
@@ -85,7 +91,5 @@ def _next_after(rows: list[Any], tier: str) -> str | None:
         order = list(OutcomeTable.from_rows(rows).tiers)
     except BadRequestError:
         return None
-    if tier not in order:
-        raise BadRequestError(f"no outcomes for tier {tier!r}", hint=f"the file has tiers: {', '.join(order)}")
-    i = order.index(tier)
+    i = order.index(tier) if tier in order else len(order)
     return order[i + 1] if i + 1 < len(order) else None
