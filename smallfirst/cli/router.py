@@ -135,7 +135,7 @@ def calibrate(
     from rich.console import Console
 
     from smallfirst.routing import calibrate as C
-    from smallfirst.routing.learned import ThresholdsFile, router_text, thresholds_path_for
+    from smallfirst.routing.learned import ThresholdsFile, thresholds_path_for
     from smallfirst.routing.model import LinearRouterModel
 
     if (target_mix is None) == (quality is None):
@@ -144,13 +144,10 @@ def calibrate(
     model = LinearRouterModel.load(artifact)
     tiers = model.tiers
     if outcomes is not None:
-        from smallfirst.core.types import ChatRequest
-
         table = load_table(outcomes, ",".join(tiers), None, data_dir)
         feat = model.featurizer
-        good = np.array([model.probs(router_text(ChatRequest(model="", messages=[
-            {"role": "user", "content": p}], body={})), feat.prompt_signals(p, t))
-            for p, t in zip(table.prompts, table.tasks, strict=True)])
+        good = np.array([model.probs(p, feat.prompt_signals(p, t)) for p, t in zip(table.prompts, table.tasks,
+                                                                                      strict=True)])
         scores, costs, source = table.scores, table.costs, outcomes
     else:
         if model.oof is None or model.oof_scores is None or model.oof_costs is None:

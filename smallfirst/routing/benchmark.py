@@ -4,7 +4,8 @@ For each seed, prompts are split into ``folds`` groups; every candidate router i
 folds and scores the held-out fold. Two-tier metrics (APGR, CPT(50%), CPT(80%), c@95%) are computed per
 test fold against that fold's own weak/strong quality, averaged over folds, then over seeds (± sd over
 seeds), as in ``shared/notes/router-baselines.md``. The pooled out-of-fold scores give one curve per
-router (APGR pooled, ROC-AUC) and, for any number of tiers, the cost-quality points whose upper hull
+router (``*_pooled``: APGR, CPT, c@95% and ROC-AUC on all prompts at once; random and oracle are computed
+on all prompts directly) and, for any number of tiers, the cost-quality points whose upper hull
 gives AIQ (RouterBench).
 """
 
@@ -26,6 +27,7 @@ from smallfirst.routing.train import grouped_folds
 
 Progress = Callable[[int], None]
 TWO_TIER_KEYS = ("apgr", "apgr_11", "cpt50", "cpt80", "c_at_95")
+POOLED_KEYS = ("apgr", "cpt50", "cpt80", "c_at_95")
 
 
 @dataclass
@@ -117,11 +119,13 @@ def run_bench(table: OutcomeTable, scorers: Sequence[str], folds: int = 5, seeds
             for key in TWO_TIER_KEYS:
                 slot[key].append(_mean([m[key] for m in ms]))
         y_strong = table.scores[:, -1] > table.scores[:, 0]
-        for name in scorers:
-            ps = pooled.setdefault(name, {"apgr_pooled": [], "auc_pooled": []})
+        for name in scorers if two else ():
+            ps = pooled.setdefault(name, {f"{key}_pooled": [] for key in (*POOLED_KEYS, "auc")})
             route = -oof[name][:, 0]
             cp, qp = M.quality_curve(route, w_all, s_all)
-            ps["apgr_pooled"].append(M.apgr(cp, qp, float(w_all.mean()), float(s_all.mean())))
+            summ = M.two_tier_summary(cp, qp, float(w_all.mean()), float(s_all.mean()))
+            for key in POOLED_KEYS:
+                ps[f"{key}_pooled"].append(summ[key])
             ps["auc_pooled"].append(M.roc_auc(route, y_strong))
             if si == 0:
                 oof0[name] = oof[name]
@@ -147,8 +151,13 @@ def _assemble(table: OutcomeTable, scorers: Sequence[str], per: dict[str, dict[s
                 if key == "apgr":
                     entry["apgr_sd"] = float(np.std(vals)) if len(vals) > 1 else 0.0
         if name in pooled:
-            entry["apgr_pooled"] = _mean(pooled[name]["apgr_pooled"])
-            entry["auc_pooled"] = _mean(pooled[name]["auc_pooled"])
+            for key, pvals in pooled[name].items():
+                entry[key] = _mean(pvals)
+        elif k == 2:  # random and oracle on all prompts at once (what the baselines note reports)
+            w, s = sc[:, 0], sc[:, 1]
+            c, q = M.random_curve(w, s) if name == "random" else M.oracle_curve(w, s)
+            summ = M.two_tier_summary(c, q, float(w.mean()), float(s.mean()))
+            entry.update({f"{key}_pooled": summ[key] for key in POOLED_KEYS})
         routers[name] = entry
     # cost-quality points and AIQ (any number of tiers), pooled OOF of the first seed
     if c_max > c_min:

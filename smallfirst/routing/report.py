@@ -20,11 +20,13 @@ def print_summary(summary: Mapping[str, Any]) -> None:
 
     tiers = summary["tiers"]
     two = len(tiers) == 2
-    t = Table(title=f"router bench {summary.get('label', '')}: n={summary['n']}, "
+    t = Table(caption="APGR … 95%: per test fold, mean over folds then seeds; pooled: all out-of-fold "
+                      "scores as one curve", title=f"router bench {summary.get('label', '')}: n={summary['n']}, "
                     f"{summary['folds']}-fold CV × {len(summary['seeds'])} seed(s), tiers {' → '.join(tiers)}")
     cols = ["router"]
     if two:
-        cols += ["APGR", "± sd", "CPT(50%)", "CPT(80%)", f"{tiers[-1]} calls for 95%", "APGR pooled", "AUC"]
+        cols += ["APGR", "± sd", "CPT(50%)", "CPT(80%)", f"{tiers[-1]} calls for 95%", "APGR pooled",
+                 "c@95% pooled", "AUC"]
     cols += ["AIQ"]
     for c in cols:
         t.add_column(c, justify="left" if c == "router" else "right")
@@ -33,10 +35,12 @@ def print_summary(summary: Mapping[str, Any]) -> None:
         if two:
             row += [_fmt(e.get("apgr")), _fmt(e.get("apgr_sd")), _fmt(e.get("cpt50"), True),
                     _fmt(e.get("cpt80"), True), _fmt(e.get("c_at_95"), True), _fmt(e.get("apgr_pooled")),
-                    _fmt(e.get("auc_pooled"))]
+                    _fmt(e.get("c_at_95_pooled"), True), _fmt(e.get("auc_pooled"))]
         row.append(_fmt(e.get("aiq")))
         t.add_row(*row)
     con = Console()
+    if not con.is_terminal:
+        con = Console(width=150)  # files and pipes: do not squeeze the table into 80 columns
     con.print(t)
     always = ", ".join(f"always {k}: quality {v['quality']:.4f}" for k, v in summary["always"].items())
     con.print(f"{always}; 95% of {tiers[-1]} = {summary['quality_95']:.4f}")

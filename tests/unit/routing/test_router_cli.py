@@ -42,6 +42,11 @@ def test_train_calibrate_bench_cli(routellm_dir: Path, tmp_path: Path, capsys: p
     assert main(["router", "calibrate", "--artifact", str(art), "--quality", "0.95", "--out", str(q)]) == 0
     tq = ThresholdsFile.load(q)
     assert tq.expected["quality"] >= 0.95 * tq.expected["top_tier_quality"] - 1e-9
+    held = tmp_path / "held.json"  # calibrate on a given outcomes file (scored by the model)
+    assert main(["router", "calibrate", "--artifact", str(art), "--target-mix", "local=0.5,frontier=0.5",
+                 "--outcomes", str(data), "--out", str(held)]) == 0
+    th = ThresholdsFile.load(held)
+    assert th.source == str(data) and th.expected["mix"]["local"] == pytest.approx(0.5, abs=0.01)
     out = tmp_path / "bench"
     assert main(["router", "bench", str(data), "--routers", "learned,length,rules", "--folds", "3", "--c", "1",
                  "--out-dir", str(out)]) == 0
