@@ -88,11 +88,21 @@ class Gateway:
         while True:
             msg = await receive()
             if msg["type"] == "lifespan.startup":
+                await self.warm_up()
                 await send({"type": "lifespan.startup.complete"})
             elif msg["type"] == "lifespan.shutdown":
                 await self.aclose()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
+
+    async def warm_up(self, timeout_s: float = 60.0) -> None:
+        """Health-check local endpoints before serving: loads the embedded model and learns context sizes
+        (remote APIs are not called at start-up)."""
+        local = [asyncio.ensure_future(e.backend.health()) for _, e in self.engine.endpoints() if e.is_local]
+        if local:
+            _, slow = await asyncio.wait(local, timeout=timeout_s)
+            for task in slow:  # a slow local server must not block start-up; requests will retry it
+                task.cancel()
 
     async def aclose(self) -> None:
         if self._closed:
