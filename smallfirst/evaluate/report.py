@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import html
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -115,15 +116,23 @@ def print_report(s: Summary, title: str = "") -> None:
         con.print(line)
 
 
+_NUMERIC = re.compile(r"^[-+$–]?[\d$.,/%e+-]*\d[\d.,/%]*$|^–$")
+
+
+def _td(cell: str) -> str:
+    cls = " class='n'" if _NUMERIC.match(cell) else ""
+    return f"<td{cls}>{html.escape(cell)}</td>"
+
+
 def _table(head: list[str], rows: list[list[str]]) -> str:
     th = "".join(f"<th>{html.escape(h)}</th>" for h in head)
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in rows)
+    body = "".join("<tr>" + "".join(_td(c) for c in r) + "</tr>" for r in rows)
     return f"<table><thead><tr>{th}</tr></thead><tbody>{body}</tbody></table>"
 
 
 _CSS = """body{font:14px/1.45 system-ui,sans-serif;margin:2em auto;max-width:1200px;color:#222;padding:0 1em}
-table{border-collapse:collapse;margin:.6em 0 1.4em}th,td{border:1px solid #ddd;padding:4px 8px;text-align:right}
-th{background:#f4f4f4}td:first-child,th:first-child{text-align:left}img{max-width:100%;margin:.4em 0}
+table{border-collapse:collapse;margin:.6em 0 1.4em}th,td{border:1px solid #ddd;padding:4px 8px;text-align:left}
+th{background:#f4f4f4}td.n{text-align:right;font-variant-numeric:tabular-nums}img{max-width:100%;margin:.4em 0}
 .lead li{margin:.2em 0}.muted{color:#777;font-size:12px}"""
 
 

@@ -131,8 +131,12 @@ def _recommend(table: OutcomeTable, target: float) -> tuple[list[Recommendation]
             j, why = 0, "no tier scores above 0 on these tasks; review them"
         else:
             j = int(next(k for k in range(len(q)) if q[k] >= target * q[best] - 1e-12))
-            why = (f"{q[j]:.2f} = {100 * q[j] / q[best]:.0f}% of the best ({table.tiers[best]} {q[best]:.2f})"
-                   if j != best else f"best quality ({q[j]:.2f}); cheaper tiers stay below {100 * target:.0f}% of it")
+            if j != best:
+                why = f"{q[j]:.2f} = {100 * q[j] / q[best]:.0f}% of the best ({table.tiers[best]} {q[best]:.2f})"
+            elif j == 0:
+                why = f"the cheapest tier scores best ({q[j]:.2f})"
+            else:
+                why = f"best ({q[j]:.2f}); cheaper tiers stay below {100 * target:.0f}% of it"
         if len(idx) < 10:
             why += f"; only {len(idx)} task(s): add more before relying on this"
         pick[idx] = j

@@ -84,9 +84,13 @@ class Knows(FakeOpenAI):
         finally:
             self.in_flight -= 1
 
-    def prompts_seen(self) -> list[str]:
+    def prompts_seen(self, run: str | None = None) -> list[str]:
+        """Last user messages of the chat requests (only those whose ``X-Eval-Run`` header is ``run``,
+        when given: requests a cancelled client had already sent may be recorded late)."""
         out = []
         for r in self.requests:
+            if run is not None and r.headers.get("X-Eval-Run") != run:
+                continue
             if r.path.endswith("/chat/completions") and isinstance(r.body, dict):
                 out.append(r.body["messages"][-1]["content"])
         return out
