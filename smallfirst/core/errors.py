@@ -93,6 +93,16 @@ class BudgetExceededError(RateLimitError):
     code = "budget_exceeded"
 
 
+class ShuttingDownError(SmallfirstError):
+    """The gateway stopped a request that was still running when its shutdown bound ran out."""
+
+    status = 503
+    error_type = "server_error"
+    code = "shutting_down"
+    retryable = True
+    retry_after_s = 1.0
+
+
 class PolicyBlockedError(SmallfirstError):
     """A policy (residency, budget …) left no tier that may answer. Fail closed."""
 

@@ -16,6 +16,7 @@ from smallfirst.core.errors import (
     MethodNotAllowedError,
     NotFoundError,
     PayloadTooLargeError,
+    ShuttingDownError,
     SmallfirstError,
     StreamInterruptedError,
 )
@@ -185,6 +186,14 @@ class Gateway:
         except SmallfirstError as err:
             self.engine.record(ctx, status=err.status, error=err)
             await self.send_error(send, err, ctx.request_id)
+            return
+        except asyncio.CancelledError:  # still running when server.shutdown_timeout_s ran out
+            if ctx.recorded:  # a stream already under way logged itself; its connection just closes
+                raise
+            stop = ShuttingDownError("the gateway is shutting down and stopped this request",
+                                     hint="retry it: the gateway (or another replica) answers after the restart")
+            self.engine.record(ctx, status=stop.status, error=stop)
+            await self.send_error(send, stop, ctx.request_id, [(b"connection", b"close")])
             return
         out = render.completion(resp, ctx.request_id, int(ctx.ts), resp.model or decision.model)
         self.engine.record(ctx, status=200, decision=decision, usage=resp.usage, response_text=resp.content)

@@ -127,3 +127,44 @@ def test_sigterm_under_load_drains_and_loses_no_rows(tmp_path: Path) -> None:
     assert t.after_sigterm > 0  # requests in flight at the signal were drained, not dropped
     assert rows == [(200, t.responses)]  # one row per response: none lost
     assert spend[0] == t.responses and spend[1] == pytest.approx(logged_cost)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("stream", [False, True])
+def test_requests_past_the_shutdown_bound_get_an_error_and_a_row(tmp_path: Path, stream: bool) -> None:
+    db = tmp_path / "log.db"
+    cfg = CONFIG.format(db=db).replace("shutdown_timeout_s = 10", "shutdown_timeout_s = 1")
+    (tmp_path / "smallfirst.toml").write_text(cfg.replace("latency_ms=50", "latency_ms=20000"))
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "smallfirst.cli.main", "serve", "--config",
+                             str(tmp_path / "smallfirst.toml"), "--port", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=tmp_path)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        wait_ready(url, proc)
+
+        async def slow_then_sigterm() -> None:
+            async with httpx.AsyncClient(base_url=url, timeout=30) as c:
+                body = {"model": "smallfirst/auto", "messages": [{"role": "user", "content": "hi"}], "stream": stream}
+                pending = [asyncio.ensure_future(c.post("/v1/chat/completions", json=body)) for _ in range(3)]
+                await asyncio.sleep(0.5)
+                t0 = time.monotonic()
+                os.kill(proc.pid, signal.SIGTERM)
+                results = await asyncio.gather(*pending, return_exceptions=True)
+                assert time.monotonic() - t0 < 10  # bounded: cancelled after shutdown_timeout_s, not 20 s
+                for r in results:  # an OpenAI-shaped 503, not uvicorn's plain-text 500
+                    assert isinstance(r, httpx.Response) and r.status_code == 503, r
+                    assert r.json()["error"]["code"] == "shutting_down" and r.headers["retry-after"] == "1"
+
+        asyncio.run(slow_then_sigterm())
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        if proc.stderr is not None:
+            proc.stderr.close()
+    conn = sqlite3.connect(db)
+    rows = conn.execute("SELECT status, stream FROM requests").fetchall()
+    conn.close()
+    assert rows == [(503, int(stream))] * 3
