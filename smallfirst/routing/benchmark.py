@@ -127,8 +127,8 @@ def run_bench(table: OutcomeTable, scorers: Sequence[str], folds: int = 5, seeds
             for key in POOLED_KEYS:
                 ps[f"{key}_pooled"].append(summ[key])
             ps["auc_pooled"].append(M.roc_auc(route, y_strong))
-            if si == 0:
-                oof0[name] = oof[name]
+        if si == 0:
+            oof0 = dict(oof)
     return _assemble(table, scorers, per, pooled, oof0, folds, seeds, ctx.kind, label)
 
 
