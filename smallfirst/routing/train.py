@@ -162,8 +162,11 @@ def inner_apgr(fm: FeatureMatrix, scores: F64, rows: I64, groups: npt.NDArray[np
 
 
 def select_c(fm: FeatureMatrix, scores: F64, rows: I64, groups: npt.NDArray[np.int64], kind: str,
-             grid: tuple[float, ...] = C_GRID) -> float:
-    """The regularisation strength with the best inner-CV APGR (ties → the stronger regularisation)."""
+             grid: tuple[float, ...] = C_GRID, max_rows: int = 4000, seed: int = 0) -> float:
+    """The regularisation strength with the best inner-CV APGR (ties → the stronger regularisation),
+    measured on at most ``max_rows`` of the rows (a seeded random subset) to bound the cost."""
+    if len(rows) > max_rows:
+        rows = np.sort(np.random.default_rng(seed).choice(rows, size=max_rows, replace=False))
     best_c, best_v = grid[0], -np.inf
     for c in grid:
         v = inner_apgr(fm, scores, rows, groups, kind, c)
