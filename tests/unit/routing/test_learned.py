@@ -150,3 +150,25 @@ def test_governor_holds_mix_on_shifted_traffic(tmp_path: Path, rows3: list[Outco
     late = sum(c.tier == "local" for c in picks[-200:]) / 200
     assert late < early
     assert "governor local+" in picks[-1].reason
+
+
+def test_config_file_keys_build_the_learned_router(tmp_path: Path, rows2: list[Outcome]) -> None:
+    from smallfirst.config.loader import parse
+    from smallfirst.config.resolve import build_router
+
+    model = train(OutcomeTable.from_rows(rows2, tiers=("local", "frontier")), TrainSpec(folds=3, bits=14, c=1.0))
+    art = model.save(tmp_path / "r.npz")
+    assert model.oof is not None
+    thr = C.calibrate_mix(model.oof, [0.7, 0.3])
+    tpath = ThresholdsFile(tiers=model.tiers, thresholds=C.thresholds_dict(model.tiers, thr), method="mix",
+                           target_mix={"local": 0.7, "frontier": 0.3}).save(tmp_path / "custom.json")
+    s = parse({"tiers": [{"name": "local", "endpoints": [{"backend": "fake", "model": "a"}]},
+                         {"name": "frontier", "endpoints": [{"backend": "fake", "model": "b"}]}],
+               "routing": {"router": "learned", "artifact": str(art), "thresholds": str(tpath),
+                           "governor_window": 0}})
+    router = build_router(s)
+    assert isinstance(router, LearnedRouter) and router.calibrated and router.governor is None
+    assert router.base[0] == pytest.approx(thr[0])
+    with pytest.raises(ConfigError, match="thresholds file"):
+        build_router(parse({**s.model_dump(), "routing": {"router": "learned", "artifact": str(art),
+                                                          "thresholds": str(tmp_path / "missing.json")}}))
