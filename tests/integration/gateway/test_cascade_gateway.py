@@ -200,3 +200,20 @@ def test_bad_contract_is_a_400_naming_the_problem(gateway: GatewayFactory, tmp_p
     err = r.json()["error"]
     assert err["type"] == "invalid_request_error" and err["param"] == param and words in err["message"]
     assert up.requests == []
+
+
+@pytest.mark.parametrize(("local_reply", "contract_", "reason"), [
+    ("a" * 50, {"max_chars": 20}, "too_long"),
+    ("31 Jan 2024", {"regex": r"\d{4}-\d{2}-\d{2}"}, "regex_mismatch"),
+    ('{"age": 3}', {"required": ["name"], "constrain": False}, "missing_field"),
+    ("name: Ada", {"json_schema": PERSON, "constrain": False}, "invalid_json"),
+    ("I'm not sure, it might be Lyon.", {"max_chars": 100}, "uncertain"),
+    ("", {"max_chars": 100}, "empty_answer"),
+])
+def test_every_format_reason_escalates(gateway: GatewayFactory, local_reply: str, contract_: dict[str, Any],
+                                       reason: str) -> None:
+    with setup(gateway, local_reply, upper_reply='{"name": "Ada"}') as (client, up, app):
+        raw = ask(client, contract(**contract_))
+        rows = log_rows(app)
+    assert raw.headers["x-smallfirst-tier"] == "frontier" and len(up.requests) == 1
+    assert [a.outcome for a in rows[0].attempts][0] == reason
