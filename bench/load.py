@@ -185,13 +185,14 @@ async def phase(label: str, url: str, model: str, key: str | None, args: argpars
     warm = await drive(url, model, key, args.concurrency, args.warmup, args.stream_share)
     cpu0 = sum(gateway.cpu_times()[:2]) if gateway else 0.0
     stop = asyncio.Event()
+    duration = args.duration if gateway is not None or args.baseline_duration is None else args.baseline_duration
     t0 = time.monotonic()
-    task = asyncio.ensure_future(drive(url, model, key, args.concurrency, args.duration, args.stream_share,
+    task = asyncio.ensure_future(drive(url, model, key, args.concurrency, duration, args.stream_share,
                                        stop=stop))
     signalled = False
     with Progress(TextColumn(f"{label:8s}"), BarColumn(), TextColumn("{task.fields[info]}"), TimeRemainingColumn(),
                   transient=False) as bar:
-        tid = bar.add_task(label, total=args.duration, info="")
+        tid = bar.add_task(label, total=duration, info="")
         while not task.done():
             await asyncio.sleep(1.0)
             elapsed = time.monotonic() - t0
@@ -203,7 +204,7 @@ async def phase(label: str, url: str, model: str, key: str | None, args: argpars
                 marks["sigterm"] = time.monotonic()
                 signalled = True
             info = f"RSS {rss[-1][1]:.0f} MB" if rss and gateway else ""
-            bar.update(tid, completed=min(elapsed, args.duration), info=info)
+            bar.update(tid, completed=min(elapsed, duration), info=info)
     seconds = time.monotonic() - t0
     cpu = (sum(gateway.cpu_times()[:2]) - cpu0) if gateway and gateway.is_running() else float("nan")
     return warm, task.result(), seconds, cpu
@@ -220,7 +221,7 @@ def plot(path: Path, rss: list[tuple[float, float]], direct: Run | None, gw: Run
         a.plot([t for t, _ in rss], [m for _, m in rss])
     a.set_xlabel("seconds under load")
     a.set_ylabel("gateway RSS (MB)")
-    a.set_ylim(bottom=0)
+    a.set_ylim(0, max((m for _, m in rss), default=1.0) * 1.2)
     a.set_title("Gateway memory")
     for name, run in (("direct to upstream", direct), ("through smallfirst", gw)):
         if run is not None and run.latency_ms:
@@ -247,6 +248,8 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--concurrency", type=int, default=256)
     ap.add_argument("--duration", type=float, default=60.0, help="measured seconds per phase")
+    ap.add_argument("--baseline-duration", type=float, default=None, help="seconds for the baseline (default: "
+                    "--duration)")
     ap.add_argument("--warmup", type=float, default=5.0)
     ap.add_argument("--stream-share", type=float, default=1.0, help="share of streaming requests (0..1)")
     ap.add_argument("--ttft-ms", type=float, default=50.0)
