@@ -216,4 +216,4 @@ def test_every_format_reason_escalates(gateway: GatewayFactory, local_reply: str
         raw = ask(client, contract(**contract_))
         rows = log_rows(app)
     assert raw.headers["x-smallfirst-tier"] == "frontier" and len(up.requests) == 1
-    assert [a.outcome for a in rows[0].attempts][0] == reason
+    assert rows[0].attempts[0].outcome == reason
