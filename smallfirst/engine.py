@@ -226,7 +226,10 @@ class Engine:
                 if nxt is not None:
                     i = nxt
                     continue
-                why = "no higher tier may answer" if checker.escalates(request) else "escalation is off for it"
+                higher = any(s.tier.name != step.tier.name for s in plan.steps[i + 1:])
+                why = ("escalation is off for it" if not checker.escalates(request) else
+                       "the escalation cap (routing.max_escalations) is reached" if higher else
+                       "no higher tier may answer")
                 ctx.reason += f"; answer failed check ({rejected}) but {why}"
             return (checker.restore(request, resp) if checker else resp), self._decision(ctx, step)
         assert last is not None  # plan.steps is never empty

@@ -129,3 +129,10 @@ def test_checked_stream_replays_the_restored_answer() -> None:
         return "".join([c.delta.get("content", "") async for c in s])
 
     assert asyncio.run(go()) == "FROM MEDIUM"
+
+
+def test_escalation_cap_is_named_when_it_stops_the_cascade() -> None:
+    eng, _bs, _ = make(max_esc=0)
+    eng.checker = Hooks()
+    _, d = asyncio.run(eng.complete(req(), RequestContext()))
+    assert d.tier == "local" and "escalation cap" in d.reason and d.escalations == ()
