@@ -27,5 +27,9 @@ def serve(
     p = port if port is not None else settings.server.port
     typer.echo(f"smallfirst gateway on http://{h}:{p}/v1  tiers: {', '.join(settings.tier_names)}  "
                f"log: {settings.log.path}")
+    for tier, ep in app.engine.endpoints():
+        if ep.price is None:
+            typer.echo(f"warning: no price known for {ep.backend.name} (tier {tier.name}): its cost is logged as 0; "
+                       "set price_input_per_mtok / price_output_per_mtok on the endpoint", err=True)
     uvicorn.run(app, host=h, port=p, log_level=log_level, access_log=False, loop="auto", http="auto",
                 timeout_graceful_shutdown=settings.server.shutdown_timeout_s, lifespan="on")
