@@ -6,6 +6,7 @@ injected by the app factory.
 
 from __future__ import annotations
 
+import itertools
 import os
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -42,7 +43,7 @@ Observer = Callable[[RequestRecord], None]
 class RequestContext:
     """Mutable per-request state, owned by one request."""
 
-    request_id: str = field(default_factory=lambda: "req-" + os.urandom(12).hex())
+    request_id: str = field(default_factory=lambda: "req-" + os.urandom(12).hex())  # Engine.context() is cheaper
     t0: float = field(default_factory=time.perf_counter)
     ts: float = field(default_factory=time.time)
     requested_model: str = ""
@@ -98,12 +99,18 @@ class Engine:
         self.store_prompts = store_prompts
         self.observers = list(observers)  # e.g. metrics; called with every logged record
         self.checker = checker  # the cascade's contract/confidence check (None: accept every answer)
+        self._id_prefix = "req-" + os.urandom(6).hex() + "-"  # unique per process start; a counter after it
+        self._ids = itertools.count(1)
         self._by_tier = {t.name: t for t in self.tiers}
         self._by_model: dict[str, tuple[Tier, Endpoint]] = {}
         for t in self.tiers:
             for e in t.endpoints:
                 self._by_model.setdefault(e.backend.model, (t, e))
                 self._by_model.setdefault(e.backend.name, (t, e))
+
+    def context(self) -> RequestContext:
+        """A new per-request context with a unique id (no syscall per request)."""
+        return RequestContext(request_id=f"{self._id_prefix}{next(self._ids):x}")
 
     # ---- planning ------------------------------------------------------------------------------
 

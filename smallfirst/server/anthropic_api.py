@@ -34,7 +34,7 @@ class AnthropicMessages:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         gw = self.gw
-        ctx = RequestContext()
+        ctx = gw.engine.context()
         decision: Decision | None = None
         try:
             key = gw.access.authenticate(scope["headers"])  # 401 before the body is read

@@ -169,7 +169,7 @@ class Gateway:
         await self.send_json(send, 200 if ok else 503, orjson.dumps(body), [])
 
     async def chat_completions(self, scope: Scope, receive: Receive, send: Send) -> None:
-        ctx = RequestContext()
+        ctx = self.engine.context()
         try:
             key = self.access.authenticate(scope["headers"])  # 401 before the body is read
             ctx.api_key_id = key.id if key is not None else None
