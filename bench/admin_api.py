@@ -106,16 +106,18 @@ def timed(fn: Callable[[], Any], repeat: int) -> tuple[float, float]:
 def measure(store: Any, settings: Any, raw_scan: Callable[[float, float], Any], repeat: int) -> dict[str, Any]:
     import httpx
 
+    from smallfirst.dashboard.views import choose_bucket
     from smallfirst.server.app import create_app
     from tests.helpers.gateway import running
 
     now = time.time()
     out: dict[str, Any] = {}
-    for label, span in (("1h", 3600), ("24h (default)", 86400), ("7d", 7 * 86400), ("30d", 30 * 86400)):
-        from smallfirst.dashboard.views import choose_bucket
 
-        out[f"summary {label}"] = timed(lambda s=span: store.summary(since=now - s, until=now,
-                                                                     bucket_s=choose_bucket(s)), repeat)
+    def summary(span: int) -> Callable[[], Any]:
+        return lambda: store.summary(since=now - span, until=now, bucket_s=choose_bucket(span))
+
+    for label, span in (("1h", 3600), ("24h (default)", 86400), ("7d", 7 * 86400), ("30d", 30 * 86400)):
+        out[f"summary {label}"] = timed(summary(span), repeat)
     out["raw GROUP BY scan 24h (no rollup)"] = timed(lambda: raw_scan(now - 86400, now), max(3, repeat // 5))
     app = create_app(settings)  # its own store on the same database, as `smallfirst serve` would open it
     with running(app) as url, httpx.Client(base_url=url, timeout=60) as c:
