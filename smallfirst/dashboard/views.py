@@ -75,8 +75,7 @@ def target_mix(settings: Settings) -> dict[str, float]:
     if rc.router == "learned" and rc.artifact:
         from smallfirst.routing.learned import ThresholdsFile, thresholds_path_for
 
-        explicit = getattr(rc, "thresholds", None)
-        path = Path(explicit) if explicit else thresholds_path_for(rc.artifact)
+        path = Path(rc.thresholds) if rc.thresholds else thresholds_path_for(rc.artifact)
         if path.is_file():
             mix = ThresholdsFile.load(path).target_mix
             if mix:
