@@ -11,7 +11,6 @@ again: at-least-once, like any client that retries.)
 from __future__ import annotations
 
 import logging
-import queue
 import threading
 import time
 from collections.abc import Sequence
@@ -21,6 +20,7 @@ from smallfirst.core.errors import ConfigError
 from smallfirst.core.protocols import Store
 from smallfirst.core.types import RequestRecord
 from smallfirst.store import rollup
+from smallfirst.store.batcher import BatchWriter
 from smallfirst.store.codec import COLUMNS, from_row, to_row
 from smallfirst.store.migrations import POSTGRES_MIGRATIONS, ROLLUP_BACKFILL_STEPS
 from smallfirst.store.summary import summarize
@@ -32,7 +32,6 @@ log = logging.getLogger("smallfirst.store")
 
 _INSERT = f"INSERT INTO requests ({', '.join(COLUMNS)}) VALUES ({', '.join(['%s'] * len(COLUMNS))})"
 _UPSERT = rollup.UPSERT.replace("?", "%s")
-_STOP = object()
 _MIGRATION_LOCK = 0x5F5F_736D_616C_6C  # pg_advisory_xact_lock key: "smallfirst" migrations
 _GIVE_UP_ON_CLOSE_S = 15.0
 
@@ -104,20 +103,17 @@ class PostgresStore(Store):
 
     def __init__(self, url: str, *, batch_size: int = 256, flush_interval_s: float = 0.2) -> None:
         self.url = url
-        self._batch_size = batch_size
-        self._interval = flush_interval_s
         self._conn = connect(url, autocommit=False)
         migrate(self._conn)
         self._read = connect(url, autocommit=True)
         self._read_lock = threading.Lock()
-        self._q: queue.Queue[Any] = queue.Queue()
         self._closing = threading.Event()
-        self._writer = threading.Thread(target=self._run, name="smallfirst-pg-writer", daemon=True)
         self._closed = False
-        self._writer.start()
+        self._writer = BatchWriter(self._write_until_done, batch_size=batch_size, interval_s=flush_interval_s,
+                                   name="smallfirst-pg-writer")
 
     def record(self, record: RequestRecord) -> None:
-        self._q.put(record)
+        self._writer.put(record)
 
     # ---- writer ------------------------------------------------------------------------------------
 
@@ -156,36 +152,8 @@ class PostgresStore(Store):
         except ConfigError as err:
             log.warning("request log: reconnect failed: %s", err.message)
 
-    def _run(self) -> None:
-        stop = False
-        while not stop:
-            item = self._q.get()
-            batch: list[RequestRecord] = []
-            done = 1
-            if item is _STOP:
-                stop = True
-            else:
-                batch.append(item)
-            while len(batch) < self._batch_size and not stop:
-                try:
-                    nxt = self._q.get(timeout=self._interval if not batch else 0.002)
-                except queue.Empty:
-                    break
-                done += 1
-                if nxt is _STOP:
-                    stop = True
-                else:
-                    batch.append(nxt)
-            try:
-                if batch:
-                    self._write_until_done(batch)
-            finally:
-                for _ in range(done):
-                    self._q.task_done()
-
     def flush(self) -> None:
-        if not self._closed:
-            self._q.join()
+        self._writer.flush()
 
     # ---- reads -------------------------------------------------------------------------------------
 
@@ -219,8 +187,7 @@ class PostgresStore(Store):
         if self._closed:
             return
         self._closing.set()
-        self._q.put(_STOP)
-        self._writer.join()
+        self._writer.close()
         self._closed = True
         self._read.close()
         self._conn.close()

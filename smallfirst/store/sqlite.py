@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import queue
 import sqlite3
 import threading
 from collections.abc import Sequence
@@ -12,12 +11,12 @@ from typing import Any
 from smallfirst.core.protocols import Store
 from smallfirst.core.types import RequestRecord
 from smallfirst.store import rollup
+from smallfirst.store.batcher import BatchWriter
 from smallfirst.store.codec import COLUMNS, from_row, to_row
 from smallfirst.store.migrations import ROLLUP_BACKFILL_STEPS, SQLITE_MIGRATIONS
 from smallfirst.store.summary import summarize
 
 _INSERT = f"INSERT INTO requests ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
-_STOP = object()
 
 
 def connect(path: str) -> sqlite3.Connection:
@@ -65,19 +64,16 @@ class SQLiteStore(Store):
 
     def __init__(self, path: str, *, batch_size: int = 256, flush_interval_s: float = 0.2) -> None:
         self.path = path
-        self._batch_size = batch_size
-        self._interval = flush_interval_s
         self._conn = connect(path)
         migrate(self._conn)
         self._read = connect(path) if path != ":memory:" else self._conn
         self._read_lock = threading.Lock()
-        self._q: queue.Queue[Any] = queue.Queue()
-        self._writer = threading.Thread(target=self._run, name="smallfirst-log-writer", daemon=True)
         self._closed = False
-        self._writer.start()
+        self._writer = BatchWriter(self._write, batch_size=batch_size, interval_s=flush_interval_s,
+                                   name="smallfirst-log-writer")
 
     def record(self, record: RequestRecord) -> None:
-        self._q.put(record)
+        self._writer.put(record)
 
     def _write(self, batch: list[RequestRecord]) -> None:
         rows = [to_row(r) for r in batch]
@@ -90,36 +86,8 @@ class SQLiteStore(Store):
             self._conn.execute("ROLLBACK")
             raise
 
-    def _run(self) -> None:
-        stop = False
-        while not stop:
-            item = self._q.get()
-            batch: list[RequestRecord] = []
-            done = 1
-            if item is _STOP:
-                stop = True
-            else:
-                batch.append(item)
-            while len(batch) < self._batch_size and not stop:
-                try:
-                    nxt = self._q.get(timeout=self._interval if not batch else 0.002)
-                except queue.Empty:
-                    break
-                done += 1
-                if nxt is _STOP:
-                    stop = True
-                else:
-                    batch.append(nxt)
-            try:
-                if batch:
-                    self._write(batch)
-            finally:
-                for _ in range(done):
-                    self._q.task_done()
-
     def flush(self) -> None:
-        if not self._closed:
-            self._q.join()
+        self._writer.flush()
 
     def query(self, *, since: float | None = None, until: float | None = None,
               limit: int | None = None) -> list[RequestRecord]:
@@ -147,8 +115,7 @@ class SQLiteStore(Store):
     def close(self) -> None:
         if self._closed:
             return
-        self._q.put(_STOP)
-        self._writer.join()
+        self._writer.close()
         self._closed = True
         if self._read is not self._conn:
             self._read.close()

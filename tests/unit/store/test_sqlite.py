@@ -68,3 +68,16 @@ def test_limit_and_time_window(tmp_path: Path) -> None:
     assert [r.request_id for r in store.query(since=1003, until=1005)] == ["req-3", "req-4", "req-5"]
     assert len(store.query(limit=2)) == 2
     store.close()
+
+
+def test_flush_waits_only_for_earlier_rows_and_close_writes_the_rest(tmp_path: Path) -> None:
+    store = SQLiteStore(str(tmp_path / "log.db"), batch_size=10_000, flush_interval_s=60.0)  # never by timer
+    for i in range(3):
+        store.record(rec(i))
+    store.flush()  # returns although neither the batch size nor the interval was reached
+    assert store.count() == 3
+    store.record(rec(3))
+    store.close()
+    again = SQLiteStore(str(tmp_path / "log.db"))
+    assert again.count() == 4
+    again.close()
