@@ -6,6 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from smallfirst.core.text import content_text
+
 FinishReason = Literal["stop", "length", "tool_calls", "content_filter", "error"]
 
 AUTO_MODEL = "smallfirst/auto"
@@ -37,14 +39,7 @@ class ChatRequest:
 
     def text(self) -> str:
         """All message text concatenated (string contents and text parts)."""
-        parts: list[str] = []
-        for m in self.messages:
-            c = m.get("content")
-            if isinstance(c, str):
-                parts.append(c)
-            elif isinstance(c, list):
-                parts.extend(p.get("text", "") for p in c if isinstance(p, dict) and p.get("type") == "text")
-        return "\n".join(parts)
+        return "\n".join(content_text(m.get("content")) for m in self.messages)
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,6 +161,7 @@ class Attempt:
     latency_ms: float = 0.0
     cost_usd: float = 0.0
     usage: Usage = Usage()
+    location: str = ""  # where the endpoint sends data ("local", "eu", "remote" …); "" in rows logged before
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,6 +190,7 @@ class RequestRecord:
     prompt_text: str | None = None
     response_text: str | None = None
     api_key_id: str | None = None
+    sensitive_entities: tuple[tuple[str, int], ...] = ()  # (entity type, count); never the matched text
 
 
 @dataclass(frozen=True, slots=True)

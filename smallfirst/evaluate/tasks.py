@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from smallfirst.core.errors import BadRequestError, SmallfirstError
+from smallfirst.core.text import user_text
 
 SCORER_NAMES = ("exact", "label", "json", "number", "regex", "f1", "rouge_l", "judge", "judge_pairwise")
 JUDGE_SCORERS = frozenset({"judge", "judge_pairwise"})
@@ -84,16 +85,7 @@ class Task:
     @property
     def prompt_text(self) -> str:
         """The text the router sees: the user messages joined by newlines."""
-        parts: list[str] = []
-        for m in self.messages:
-            if m.get("role") != "user":
-                continue
-            c = m.get("content")
-            if isinstance(c, str):
-                parts.append(c)
-            elif isinstance(c, list):
-                parts.extend(p.get("text", "") for p in c if isinstance(p, dict) and p.get("type") == "text")
-        return "\n".join(parts)
+        return user_text(self.messages)
 
     def view(self) -> dict[str, Any]:
         """The mapping scorers receive (the :class:`~smallfirst.core.protocols.Scorer` protocol)."""

@@ -20,6 +20,7 @@ import numpy as np
 from smallfirst.config.schema import Settings
 from smallfirst.core.errors import ConfigError
 from smallfirst.core.protocols import Router
+from smallfirst.core.text import user_text
 from smallfirst.core.types import ChatRequest, RouteChoice, Signals
 from smallfirst.routing.governor import MixGovernor
 from smallfirst.routing.model import LinearRouterModel
@@ -79,16 +80,7 @@ def thresholds_path_for(artifact: str | Path) -> Path:
 
 def router_text(request: ChatRequest) -> str:
     """What the learned router reads: the user messages, joined (as in the outcomes format)."""
-    parts: list[str] = []
-    for m in request.messages:
-        if m.get("role") != "user":
-            continue
-        c = m.get("content")
-        if isinstance(c, str):
-            parts.append(c)
-        elif isinstance(c, list):
-            parts.extend(p.get("text", "") for p in c if isinstance(p, dict) and p.get("type") == "text")
-    return "\n".join(parts)
+    return user_text(request.messages)
 
 
 class LearnedRouter(Router):

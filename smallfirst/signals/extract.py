@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from smallfirst.core.text import content_text
 from smallfirst.core.types import ChatRequest, Signals
 from smallfirst.signals import patterns as P
 
@@ -17,14 +18,6 @@ HEAD = 1500
 TAIL = 300
 SYSTEM_HEAD = 400
 CHARS_PER_TOKEN = 4
-
-
-def _content_text(content: Any) -> str:
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return "\n".join(p.get("text", "") for p in content if isinstance(p, dict) and p.get("type") == "text")
-    return ""
 
 
 def normalise_task(hint: str) -> str:
@@ -141,7 +134,7 @@ def extract(request: ChatRequest) -> Signals:
     system = ""
     last_user = ""
     for m in request.messages:
-        text = _content_text(m.get("content"))
+        text = content_text(m.get("content"))
         total_chars += len(text)
         role = m.get("role")
         if role == "user":
