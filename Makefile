@@ -12,7 +12,7 @@ export FORCE_CMAKE ?= 1
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q -e ".[embedded,dev]"
+	$(BIN)/python -m pip install -q -e ".[embedded,dev,finetune]"
 	touch $@
 
 install: $(VENV)/.installed

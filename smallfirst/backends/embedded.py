@@ -145,6 +145,10 @@ class EmbeddedBackend(Backend):
             self._llm, self._loaded = None, None
         llm = llama_cpp.Llama(model_path=target[0], n_ctx=self._n_ctx, n_threads=self.cfg.n_threads,
                               lora_path=target[1], logits_all=logits_all, verbose=False)
+        if target[1] and not getattr(llm, "_lora_adapter", True):  # llama-cpp-python 0.3 misses a NULL adapter
+            llm.close()  # (and would crash the process on the next decode)
+            raise ConfigError(f"llama.cpp could not load the LoRA adapter {target[1]!r}",
+                              hint="it must be a LoRA GGUF made for this base model")
         self._llm, self._logits_all, self._loaded = llm, logits_all, target
         trained = _trained_context(llm.metadata)
         window = min(llm.n_ctx(), trained) if trained else llm.n_ctx()

@@ -14,6 +14,7 @@ def build() -> typer.Typer:
     from smallfirst.cli import catalog as catalog_cli
     from smallfirst.cli import config as config_cli
     from smallfirst.cli import eval as eval_cli
+    from smallfirst.cli import finetune as finetune_cli
     from smallfirst.cli import keys as keys_cli
     from smallfirst.cli import plan as plan_cli
     from smallfirst.cli import report as report_cli
@@ -31,6 +32,7 @@ def build() -> typer.Typer:
     app.add_typer(router_cli.app, name="router")
     app.add_typer(cascade_cli.app, name="cascade")
     app.add_typer(report_cli.app, name="report")
+    app.add_typer(finetune_cli.app, name="finetune")
     return app
 
 

@@ -27,6 +27,9 @@ class EndpointConfig(Strict):
     api_key_env: str | None = Field(default=None, description="name of the env var holding the API key")
     model_path: str | None = Field(default=None, description="embedded: path to a GGUF file")
     lora_path: str | None = Field(default=None, description="embedded: path to a LoRA GGUF adapter")
+    promoted: str | None = Field(default=None, description="embedded: the promoted.json `smallfirst finetune "
+                                 "deploy` writes; while it exists its model and adapter are served, and a new "
+                                 "promotion is picked up without a restart (checked at most once a second)")
     n_ctx: int | None = Field(default=None, ge=64)
     n_threads: int | None = Field(default=None, ge=1)
     timeout_s: float = Field(default=120.0, gt=0)

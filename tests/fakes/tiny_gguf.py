@@ -57,8 +57,10 @@ def learn_merges(n_merges: int) -> list[tuple[str, str]]:
 
 
 def write_tiny_gguf(path: Path, *, seed: int = 0, n_embd: int = 64, n_layer: int = 2, n_head: int = 4,
-                    n_head_kv: int = 2, n_ff: int = 128, n_ctx: int = 512, n_merges: int = 120) -> Path:
-    """Write the model to ``path`` and return it."""
+                    n_head_kv: int = 2, n_ff: int = 128, n_ctx: int = 512, n_merges: int = 120,
+                    output_std: float = 0.02) -> Path:
+    """Write the model to ``path`` and return it. A larger ``output_std`` (e.g. ``n_embd ** -0.5``) lets
+    the output layer express sharp distributions, so a LoRA on the other layers can teach it something."""
     import gguf
 
     merges = learn_merges(n_merges)
@@ -96,8 +98,8 @@ def write_tiny_gguf(path: Path, *, seed: int = 0, n_embd: int = 64, n_layer: int
 
     rng = np.random.default_rng(seed)
 
-    def t(*shape: int) -> np.ndarray:
-        return (rng.standard_normal(shape) * 0.02).astype(np.float32)
+    def t(*shape: int, std: float = 0.02) -> np.ndarray:
+        return (rng.standard_normal(shape) * std).astype(np.float32)
 
     w.add_tensor("token_embd.weight", t(n_vocab, n_embd))
     for i in range(n_layer):
@@ -111,7 +113,7 @@ def write_tiny_gguf(path: Path, *, seed: int = 0, n_embd: int = 64, n_layer: int
         w.add_tensor(f"blk.{i}.ffn_up.weight", t(n_ff, n_embd))
         w.add_tensor(f"blk.{i}.ffn_down.weight", t(n_embd, n_ff))
     w.add_tensor("output_norm.weight", np.ones(n_embd, dtype=np.float32))
-    w.add_tensor("output.weight", t(n_vocab, n_embd))
+    w.add_tensor("output.weight", t(n_vocab, n_embd, std=output_std))
     w.write_header_to_file()
     w.write_kv_data_to_file()
     w.write_tensors_to_file()
