@@ -72,6 +72,7 @@ class Plan:
     steps: tuple[Step, ...]
     reason: str
     pinned: bool  # fail closed: steps may not be extended by any fallback
+    withheld: tuple[str, ...] = ()  # higher tiers a pinning policy removed: the fallback the request did not get
 
 
 class Engine:
@@ -135,9 +136,12 @@ class Engine:
         names = [t.name for t in self.tiers]
         allowed = names
         pinned = False
+        held: set[str] = set()  # tiers removed by a pinning (fail-closed) policy
         reasons: list[str] = []
         for policy in self.policies:
             res = policy.check(request, sig, allowed)
+            if res.pin_local:
+                held.update(n for n in allowed if n not in res.allowed)
             allowed = [n for n in allowed if n in res.allowed]
             reasons.extend(res.reasons)
             pinned = pinned or res.pin_local
@@ -146,12 +150,15 @@ class Engine:
             raise PolicyBlockedError(f"no tier may serve this request: {why}",
                                      hint="add a tier that satisfies the policy, or relax the policy in config")
         model = request.model
+        withheld: tuple[str, ...] = ()
         if model == AUTO_MODEL:
             choice = self.router.choose(request, sig, allowed)
             start = allowed.index(choice.tier) if choice.tier in allowed else 0
             chain = allowed[start:] if self.fallback_up_chain else [allowed[start]]
             steps = [Step(self._by_tier[n], e) for n in chain for e in self._by_tier[n].order()]
             reason = choice.reason
+            if held and self.fallback_up_chain:
+                withheld = tuple(n for n in names[names.index(chain[0]) + 1:] if n in held)
         elif model.startswith(MODEL_PREFIX) and model[len(MODEL_PREFIX):] in self._by_tier:
             name = model[len(MODEL_PREFIX):]
             if name not in allowed:
@@ -174,7 +181,7 @@ class Engine:
         if reasons:
             reason = f"{reason}; " + "; ".join(reasons)
         ctx.reason = reason
-        return Plan(tuple(steps), reason, pinned)
+        return Plan(tuple(steps), reason, pinned, withheld)
 
     # ---- serving ---------------------------------------------------------------------------------
 
@@ -183,7 +190,18 @@ class Engine:
 
     def _fail(self, ctx: RequestContext, step: Step, err: SmallfirstError, t: float) -> None:
         ctx.attempts.append(Attempt(step.tier.name, step.endpoint.backend.model, step.endpoint.backend.name,
-                                    err.code or "error", (time.perf_counter() - t) * 1000.0))
+                                    err.code or "error", (time.perf_counter() - t) * 1000.0,
+                                    location=step.endpoint.location))
+
+    @staticmethod
+    def _fail_closed(plan: Plan, err: UpstreamError) -> None:
+        """After the last allowed step failed: when a pinning (residency) policy withheld the fallback
+        the request would otherwise get, raise a 503 naming the policy (fail closed)."""
+        if plan.withheld and err.retryable:
+            raise PolicyBlockedError(
+                f"residency policy: the tiers this request may use could not answer ({err.code}: {err.message}); "
+                f"it was not sent to {', '.join(plan.withheld)} (fail closed)",
+                hint="fix or add a local backend, or allow this data class elsewhere in [residency.classes]") from err
 
     def _may_continue(self, plan: Plan, ctx: RequestContext, i: int, step: Step) -> bool:
         if i + 1 >= len(plan.steps):
@@ -221,13 +239,14 @@ class Engine:
                 if err.retryable and self._may_continue(plan, ctx, i, step):
                     i += 1
                     continue
+                self._fail_closed(plan, err)
                 raise
             answer_ms = (time.perf_counter() - t) * 1000.0
             rejected = None
             if checker is not None:  # extra calls made by the check are attempts too, logged before this one
                 rejected = await checker.check(sent, sig, resp, step.tier.name, self._ask(ctx, plan, i, step))
             ctx.attempts.append(Attempt(step.tier.name, backend.model, backend.name, rejected or "ok", answer_ms,
-                                        self._cost(step.endpoint, resp.usage), resp.usage))
+                                        self._cost(step.endpoint, resp.usage), resp.usage, step.endpoint.location))
             if rejected is not None and checker is not None:
                 nxt = self._next_tier(plan, ctx, i, step) if checker.escalates(request) else None
                 if nxt is not None:
@@ -259,10 +278,10 @@ class Engine:
                 resp = await b.complete(request)
             except UpstreamError as err:
                 ctx.attempts.append(Attempt(target.tier.name, b.model, b.name, f"{purpose}:{err.code or 'error'}",
-                                            (time.perf_counter() - t) * 1000.0))
+                                            (time.perf_counter() - t) * 1000.0, location=target.endpoint.location))
                 return None
             ctx.attempts.append(Attempt(target.tier.name, b.model, b.name, purpose, (time.perf_counter() - t) * 1000.0,
-                                        self._cost(target.endpoint, resp.usage), resp.usage))
+                                        self._cost(target.endpoint, resp.usage), resp.usage, target.endpoint.location))
             return resp
 
         return ask
@@ -306,6 +325,7 @@ class Engine:
                 last = err
                 if err.retryable and self._may_continue(plan, ctx, i, step):
                     continue
+                self._fail_closed(plan, err)
                 raise
             ctx.ttft_ms = ctx.elapsed_ms()
             return Stream(self, ctx, step, first, it, t)
@@ -332,7 +352,7 @@ class Engine:
             escalations=tuple(ctx.escalations), attempts=tuple(ctx.attempts), prompt_tokens=u.prompt_tokens,
             completion_tokens=u.completion_tokens, cost_usd=sum(a.cost_usd for a in ctx.attempts),
             latency_ms=ctx.elapsed_ms(), ttft_ms=ctx.ttft_ms, stream=ctx.stream,
-            task_type=sig.task_type if sig else None, sensitive=tuple(sensitive),
+            task_type=sig.task_type if sig else None, sensitive=tuple(sensitive), sensitive_entities=_entities(sig),
             prompt_text=ctx.prompt_text if keep_text else None,
             response_text=response_text if keep_text else None, api_key_id=ctx.api_key_id,
         )
@@ -410,12 +430,19 @@ class Stream:
         ep = self.step.endpoint
         self.ctx.attempts.append(Attempt(self.tier, ep.backend.model, ep.backend.name, outcome,
                                          (time.perf_counter() - self._t) * 1000.0,
-                                         self.engine._cost(ep, usage), usage))
+                                         self.engine._cost(ep, usage), usage, ep.location))
         return self.engine._decision(self.ctx, self.step)
 
     def info(self) -> dict[str, Any]:
         return {"tier": self.tier, "model": self.model, "reason": self.ctx.reason,
                 "escalations": list(self.ctx.escalations)}
+
+
+def _entities(sig: Signals | None) -> tuple[tuple[str, int], ...]:
+    """Entity types and counts from the detector's findings in ``signals.extra["sensitivity"]`` (types
+    and counts only — the findings hold no matched text)."""
+    found = sig.extra.get("sensitivity") if sig is not None else None
+    return tuple((str(e), int(n)) for e, n in getattr(found, "entities", ()))
 
 
 def _replay(resp: ChatResponse) -> list[ChatChunk]:

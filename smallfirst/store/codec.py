@@ -18,7 +18,24 @@ COLUMNS: tuple[str, ...] = (
 def _attempt_json(a: Attempt) -> dict[str, Any]:
     return {"tier": a.tier, "model": a.model, "endpoint": a.endpoint, "outcome": a.outcome,
             "latency_ms": round(a.latency_ms, 3), "cost_usd": a.cost_usd,
-            "prompt_tokens": a.usage.prompt_tokens, "completion_tokens": a.usage.completion_tokens}
+            "prompt_tokens": a.usage.prompt_tokens, "completion_tokens": a.usage.completion_tokens,
+            "location": a.location}
+
+
+def _sensitive_json(r: RequestRecord) -> str:
+    """The ``sensitive`` column: a JSON list of data classes, or — when entity counts are known —
+    ``{"classes": [...], "entities": {"email": 2}}`` (types and counts only, never text). Rows logged
+    before counts were kept hold the list, so both forms are read back."""
+    if not r.sensitive_entities:
+        return orjson.dumps(list(r.sensitive)).decode()
+    return orjson.dumps({"classes": list(r.sensitive), "entities": dict(r.sensitive_entities)}).decode()
+
+
+def _sensitive_of(text: str) -> tuple[tuple[str, ...], tuple[tuple[str, int], ...]]:
+    value = orjson.loads(text)
+    if isinstance(value, dict):
+        return tuple(value.get("classes", ())), tuple((str(e), int(n)) for e, n in value.get("entities", {}).items())
+    return tuple(value), ()
 
 
 def to_row(r: RequestRecord) -> tuple[Any, ...]:
@@ -26,7 +43,7 @@ def to_row(r: RequestRecord) -> tuple[Any, ...]:
         r.request_id, r.ts, r.requested_model, r.tier, r.model, r.endpoint, r.status, r.error_code, r.reason,
         orjson.dumps(list(r.escalations)).decode(), orjson.dumps([_attempt_json(a) for a in r.attempts]).decode(),
         r.prompt_tokens, r.completion_tokens, r.cost_usd, r.latency_ms, r.ttft_ms, int(r.stream), r.task_type,
-        orjson.dumps(list(r.sensitive)).decode(), r.prompt_text, r.response_text, r.api_key_id,
+        _sensitive_json(r), r.prompt_text, r.response_text, r.api_key_id,
     )
 
 
@@ -35,15 +52,16 @@ def from_row(row: tuple[Any, ...]) -> RequestRecord:
     attempts = tuple(
         Attempt(tier=a["tier"], model=a["model"], endpoint=a["endpoint"], outcome=a["outcome"],
                 latency_ms=a["latency_ms"], cost_usd=a["cost_usd"],
-                usage=Usage(a["prompt_tokens"], a["completion_tokens"]))
+                usage=Usage(a["prompt_tokens"], a["completion_tokens"]), location=a.get("location", ""))
         for a in orjson.loads(d["attempts"])
     )
+    sensitive, entities = _sensitive_of(d["sensitive"])
     return RequestRecord(
         request_id=d["request_id"], ts=d["ts"], requested_model=d["requested_model"], tier=d["tier"],
         model=d["model"], endpoint=d["endpoint"], status=d["status"], error_code=d["error_code"],
         reason=d["reason"], escalations=tuple(orjson.loads(d["escalations"])), attempts=attempts,
         prompt_tokens=d["prompt_tokens"], completion_tokens=d["completion_tokens"], cost_usd=d["cost_usd"],
         latency_ms=d["latency_ms"], ttft_ms=d["ttft_ms"], stream=bool(d["stream"]), task_type=d["task_type"],
-        sensitive=tuple(orjson.loads(d["sensitive"])), prompt_text=d["prompt_text"],
-        response_text=d["response_text"], api_key_id=d["api_key_id"],
+        sensitive=sensitive, prompt_text=d["prompt_text"], response_text=d["response_text"],
+        api_key_id=d["api_key_id"], sensitive_entities=entities,
     )

@@ -61,7 +61,8 @@ def test_local_failure_does_not_fall_back_off_host(gateway: GatewayFactory, remo
     with gateway(cfg(remote.base_url, local_model="echo?fail=unavailable")) as (url, _):
         r = post(url, SECRET_MSG)
         ok = post(url, PLAIN)  # a plain request may escalate
-    assert r.status_code == 503 and r.json()["error"]["code"] == "upstream_unavailable"
+    assert r.status_code == 503 and r.json()["error"]["code"] == "policy_blocked"
+    assert "upstream_unavailable" in r.json()["error"]["message"]  # names the local failure and the policy
     assert ok.status_code == 200 and ok.headers["x-smallfirst-tier"] == "frontier"
     assert len(remote.requests) == 1 and "jane" not in str(remote.requests[0].body)
 

@@ -155,7 +155,7 @@ def test_unknown_model() -> None:
 
 def test_policy_fail_closed_never_calls_remote() -> None:
     eng, bs, _ = make(local_fail=UpstreamTimeoutError("down"), policies=[LocalOnly()], start="frontier")
-    with pytest.raises(UpstreamTimeoutError):
+    with pytest.raises(PolicyBlockedError, match=r"upstream_timeout: down.*not sent to mid, frontier"):
         asyncio.run(eng.complete(req(), RequestContext()))
     assert bs[1].calls == 0 and bs[2].calls == 0
     with pytest.raises(PolicyBlockedError):
