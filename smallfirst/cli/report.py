@@ -8,12 +8,14 @@ from typing import Annotated, Any
 import orjson
 import typer
 
+from smallfirst.cli.report_residency import residency
 from smallfirst.config.loader import load
 from smallfirst.config.schema import Settings
 from smallfirst.core.errors import ConfigError
 
 app = typer.Typer(help="Tier mix vs target, cost and savings, latency, escalations and residency from the "
                        "request log.", invoke_without_command=True, no_args_is_help=False)
+app.command("residency")(residency)
 
 
 def open_store(settings: Settings, log: Path | None) -> Any:

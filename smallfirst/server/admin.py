@@ -80,6 +80,7 @@ class Admin:
     def routes(self) -> dict[tuple[str, str], Handler]:
         out: dict[tuple[str, str], Handler] = {
             ("GET", "/admin/api/summary"): self.summary,
+            ("GET", "/admin/api/residency"): self.residency,
             ("GET", "/admin/api/health"): self.health,
             ("GET", "/metrics"): self.metrics,
         }
@@ -126,6 +127,21 @@ class Admin:
             await self.gw.send_error(send, err, "")
             return
         await self._json(scope, send, overview(agg, view))
+
+    async def residency(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Residency evidence from the log's per-attempt locations (smallfirst.dashboard.residency)."""
+        if not await self._guard(scope, send):
+            return
+        from smallfirst.dashboard.residency import residency_evidence
+
+        q = {k: v[-1] for k, v in parse_qs(scope.get("query_string", b"").decode("latin-1")).items()}
+        try:
+            since, until, _ = time_range(q.get("since"), q.get("until"), None)
+            body = await asyncio.to_thread(residency_evidence, self.gw.runtime.store, since, until)
+        except SmallfirstError as err:
+            await self.gw.send_error(send, err, "")
+            return
+        await self._json(scope, send, body)
 
     async def health(self, scope: Scope, receive: Receive, send: Send) -> None:
         if not await self._guard(scope, send):

@@ -1,0 +1,98 @@
+"""`smallfirst report residency`: where sensitive requests went, from the request log alone."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any
+
+import orjson
+import typer
+
+from smallfirst.config.loader import load
+
+
+def evidence_for(config: Path | None, log: Path | None, since: str | None, until: str | None) -> dict[str, Any]:
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from smallfirst.cli.report import open_store
+    from smallfirst.dashboard.residency import Evidence, iter_log
+    from smallfirst.dashboard.views import time_range
+
+    start, end, _ = time_range(since, until, None)
+    store = open_store(load(config), log)
+    ev = Evidence(start, end)
+    try:
+        with Progress(SpinnerColumn(), TextColumn("reading the request log: {task.completed:,} rows"),
+                      TimeElapsedColumn(), transient=True) as progress:
+            task = progress.add_task("log", total=None)
+            for r in iter_log(store, start, end):
+                ev.add(r)
+                if ev.requests % 2000 == 0:
+                    progress.update(task, completed=ev.requests)
+    finally:
+        store.close()
+    return ev.result()
+
+
+def print_evidence(e: Mapping[str, Any]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from smallfirst.dashboard.residency_html import (
+        CLASS_HEAD,
+        ENTITY_HEAD,
+        LEFT_HEAD,
+        SERVED_HEAD,
+        class_rows,
+        entity_rows,
+        left_rows,
+        outcome_line,
+        served_rows,
+    )
+
+    con = Console()
+    con.print(f"[bold]smallfirst residency evidence[/]  {e['range']['since']} → {e['range']['until']}")
+    style = "bold green" if e["left_host"] == 0 and e["unverified"] == 0 else "bold red"
+    con.print(f"[{style}]{e['statement']}[/]")
+    con.print(f"{e['sensitive_requests']:,} of {e['requests']:,} logged requests were sensitive: {outcome_line(e)}")
+    for title, head, rows in (("By data class", CLASS_HEAD, class_rows(e)), ("By entity type", ENTITY_HEAD,
+                                                                             entity_rows(e)),
+                              ("Served by", SERVED_HEAD, served_rows(e)),
+                              ("Requests that left this host", LEFT_HEAD, left_rows(e))):
+        if not rows:
+            continue
+        t = Table(title=title, title_justify="left")
+        for h in head:
+            t.add_column(h)
+        for row in rows:
+            t.add_row(*row)
+        con.print(t)
+
+
+def residency(
+    config: Annotated[Path | None, typer.Option("--config", "-c", help="smallfirst.toml path")] = None,
+    log: Annotated[Path | None, typer.Option(help="SQLite request log (default: log.path / log.url from config)")
+                   ] = None,
+    since: Annotated[str | None, typer.Option(help="start: 2026-05-01, ISO 8601, epoch seconds or 7d (default 24h)")
+                     ] = None,
+    until: Annotated[str | None, typer.Option(help="end (default now)")] = None,
+    json_out: Annotated[Path | None, typer.Option("--json", help="write the evidence JSON (the admin API's)")
+                        ] = None,
+    html: Annotated[Path | None, typer.Option(help="write a standalone HTML page")] = None,
+    check: Annotated[bool, typer.Option("--check", help="exit 1 when any sensitive request left this host or "
+                                                        "cannot be verified")] = False,
+) -> None:
+    """Sensitive requests by data class and entity type, where they were served, and how many left this host."""
+    e = evidence_for(config, log, since, until)
+    print_evidence(e)
+    if json_out is not None:
+        json_out.write_bytes(orjson.dumps(e, option=orjson.OPT_INDENT_2))
+        typer.echo(f"wrote {json_out}")
+    if html is not None:
+        from smallfirst.dashboard.residency_html import render_residency_html
+
+        html.write_text(render_residency_html(e), encoding="utf-8")
+        typer.echo(f"wrote {html}")
+    if check and (e["left_host"] or e["unverified"]):
+        raise typer.Exit(1)
