@@ -264,6 +264,31 @@
     }));
   }
 
+  // Residency evidence scans the log (not the rollups), so it loads on demand, not on every refresh.
+  async function evidence() {
+    const btn = $("evidence-load");
+    btn.disabled = true;
+    try {
+      const e = await api("/admin/api/residency?since=" + encodeURIComponent($("range").value));
+      const st = $("evidence-statement");
+      st.hidden = false;
+      st.className = e.left_host === 0 && e.unverified === 0 ? "ok-text" : "bad-text";
+      setText("evidence-statement", e.statement, e.left_host);
+      const rows = e.by_entity.map((x) => {
+        const tr = el("tr", { "data-entity": x.entity });
+        tr.append(el("td", {}, x.entity), el("td", {}, x.class), el("td", {}, fmtInt(x.requests)),
+          el("td", { "data-value": String(x.occurrences) }, fmtInt(x.occurrences)));
+        return tr;
+      });
+      $("evidence").hidden = rows.length === 0;
+      $("evidence").tBodies[0].replaceChildren(...rows);
+    } catch (err) {
+      setText("status", "error: " + err.message);
+    } finally {
+      btn.disabled = false;
+    }
+  }
+
   // ---- controls ------------------------------------------------------------------------------------
 
   function schedule() {
@@ -274,6 +299,7 @@
   if (params.get("range")) $("range").value = params.get("range");
   $("range").addEventListener("change", load);
   $("refresh").addEventListener("click", load);
+  $("evidence-load").addEventListener("click", evidence);
   $("auto").addEventListener("change", schedule);
   $("keyform").addEventListener("submit", (e) => {
     e.preventDefault();

@@ -1,0 +1,59 @@
+"""The dashboard's on-demand residency evidence in headless Chromium, checked against the request log."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from smallfirst.config.loader import parse
+from smallfirst.server.app import create_app
+from tests.helpers.gateway import running
+from tests.helpers.traffic import drive, three_tier_config
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--no-first-run", "--disable-sync"]
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    if CHROMIUM is None:
+        pytest.skip("Debian's chromium is not installed: apt-get install chromium")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright (no browser download)")
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield b
+        b.close()
+
+
+def test_check_the_log_shows_the_statement_and_entity_types(browser: Any, tmp_path: Path) -> None:
+    app = create_app(parse(three_tier_config(str(tmp_path / "log.db"))))
+    with running(app) as url:
+        drive(url)
+        assert httpx.post(url + "/v1/chat/completions", json={"model": "smallfirst/frontier", "messages": [
+            {"role": "user", "content": "refund card 4111 1111 1111 1111"}]}).status_code == 503
+        app.runtime.store.flush()
+        rows = app.runtime.store.query()
+        page = browser.new_page(viewport={"width": 1400, "height": 1500})
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(url + "/dashboard")
+        page.wait_for_selector("body[data-loaded]")
+        assert page.is_hidden("#evidence-statement")  # nothing is read from the log until asked
+        page.click("#evidence-load")
+        page.wait_for_selector("#evidence-statement:not([hidden])")
+        sensitive = sum(1 for r in rows if r.sensitive)
+        assert page.inner_text("#evidence-statement") == f"0 of {sensitive} sensitive requests left this host"
+        assert page.get_attribute("#evidence-statement", "class") == "ok-text"
+        got = {e: page.get_attribute(f'#evidence tr[data-entity="{e}"] td:last-child', "data-value")
+               for e in ("email", "credit_card")}
+        assert got == {"email": "1", "credit_card": "1"}
+        assert errors == []
+        page.close()
