@@ -81,7 +81,12 @@ def build_policies(settings: Settings, tiers: list[Tier]) -> tuple[list[Policy],
     if settings.residency.enabled:
         detector = Detector.from_config(settings.residency)
         signals = with_sensitivity(extract, detector)
-        policies.append(ResidencyPolicy.from_tiers(settings.residency, tiers, detector))
+        residency = ResidencyPolicy.from_tiers(settings.residency, tiers, detector)
+        policies.append(residency)
+        if settings.residency.redaction or any(k.redaction for k in settings.residency.keys.values()):
+            from smallfirst.policy.redacting import redact_remote
+
+            redact_remote(tiers, residency)  # non-local endpoints get masked requests (when the key's setting says so)
     policies.append(ContextWindowPolicy.from_tiers(tiers))
     return policies, signals
 

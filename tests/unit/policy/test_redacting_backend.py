@@ -1,0 +1,103 @@
+"""RedactingBackend: what a non-local endpoint receives is masked; answers are restored, streamed or not."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+from smallfirst.config.schema import ResidencyConfig
+from smallfirst.core.protocols import Backend
+from smallfirst.core.tiers import Endpoint, Tier
+from smallfirst.core.types import Capabilities, ChatChunk, ChatRequest, ChatResponse, Usage
+from smallfirst.policy.redacting import RedactingBackend, redact_remote
+from smallfirst.policy.residency import ResidencyPolicy
+
+EMAIL = "maria.keller@example.org"
+CARD = "4111 1111 1111 1111"
+
+
+class Parrot(Backend):
+    """Records what it was sent; answers with the first placeholder it saw, split across chunks."""
+
+    def __init__(self) -> None:
+        self.name, self.model = "parrot", "parrot"
+        self.sent: list[ChatRequest] = []
+
+    @property
+    def capabilities(self) -> Capabilities:
+        return Capabilities()
+
+    async def complete(self, request: ChatRequest) -> ChatResponse:
+        self.sent.append(request)
+        text = request.text()
+        return ChatResponse("parrot", {"role": "assistant", "content": f"got {text}", "tool_calls": [
+            {"id": "c1", "type": "function", "function": {"name": "send", "arguments": json.dumps({"to": text})}}]},
+            "stop", Usage(1, 1))
+
+    async def stream(self, request: ChatRequest) -> AsyncIterator[ChatChunk]:
+        self.sent.append(request)
+        yield ChatChunk({"content": "to [EMA"})
+        yield ChatChunk({"content": "IL_1] and [CRED"})
+        yield ChatChunk({"tool_calls": [{"index": 0, "id": "c1", "type": "function",
+                                         "function": {"name": "send", "arguments": '{"to": "[EMAIL'}}]})
+        yield ChatChunk({"tool_calls": [{"index": 0, "function": {"arguments": '_1]", "ids": ['}}]})
+        yield ChatChunk({"tool_calls": [{"index": 0, "function": {"arguments": '1]}'}}]})
+        yield ChatChunk({"content": "IT_CARD_1] [unclosed"}, "stop", Usage(1, 1))
+
+    async def health(self) -> dict[str, Any]:
+        return {"ok": True}
+
+    async def aclose(self) -> None:
+        return None
+
+
+def setup(**cfg: Any) -> tuple[RedactingBackend, Parrot]:
+    parrot = Parrot()
+    tiers = [Tier("local", [Endpoint(Parrot(), None, True, "local")]),
+             Tier("us", [Endpoint(parrot, None, False, "us")])]
+    policy = ResidencyPolicy.from_tiers(ResidencyConfig(**cfg), tiers)
+    redact_remote(tiers, policy)
+    assert isinstance(tiers[0].endpoints[0].backend, Parrot)  # local endpoints are left alone
+    wrapped = tiers[1].endpoints[0].backend
+    assert isinstance(wrapped, RedactingBackend)
+    return wrapped, parrot
+
+
+def req(text: str) -> ChatRequest:
+    msgs = [{"role": "user", "content": text}]
+    return ChatRequest(model="smallfirst/auto", messages=msgs, body={"model": "smallfirst/auto", "messages": msgs})
+
+
+def test_complete_masks_the_request_and_restores_text_and_tool_arguments() -> None:
+    backend, parrot = setup(redaction=True, classes={"pii": ["*"], "financial": ["*"]})
+    resp = asyncio.run(backend.complete(req(f"mail {EMAIL} about {CARD}")))
+    assert parrot.sent[0].text() == "mail [EMAIL_1] about [CREDIT_CARD_1]"
+    assert EMAIL not in json.dumps(parrot.sent[0].body)
+    assert resp.content == f"got mail {EMAIL} about {CARD}"
+    assert json.loads(resp.message["tool_calls"][0]["function"]["arguments"]) == {"to": f"mail {EMAIL} about {CARD}"}
+
+
+def test_stream_restores_placeholders_split_across_chunks() -> None:
+    backend, parrot = setup(redaction=True, classes={"pii": ["*"], "financial": ["*"]})
+
+    async def collect() -> list[ChatChunk]:
+        return [c async for c in backend.stream(req(f"mail {EMAIL} about {CARD}"))]
+
+    chunks = asyncio.run(collect())
+    assert EMAIL not in parrot.sent[0].text()
+    text = "".join(c.delta.get("content") or "" for c in chunks)
+    assert text == f"to {EMAIL} and {CARD} [unclosed"
+    args = "".join(tc["function"]["arguments"] for c in chunks for tc in c.delta.get("tool_calls") or [])
+    assert json.loads(args) == {"to": EMAIL, "ids": [1]}
+
+
+def test_off_or_nothing_found_passes_through_unchanged() -> None:
+    backend, parrot = setup(redaction=False, classes={"pii": ["*"]})
+    r = req(f"mail {EMAIL}")
+    asyncio.run(backend.complete(r))
+    assert parrot.sent[-1] is r
+    backend, parrot = setup(redaction=True)
+    plain = req("hello there")
+    assert asyncio.run(backend.complete(plain)).content == "got hello there" and parrot.sent[-1] is plain
