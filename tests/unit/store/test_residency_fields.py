@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from smallfirst.core.types import Attempt, RequestRecord, Usage
 from smallfirst.store.codec import COLUMNS, from_row, to_row
@@ -48,3 +50,15 @@ def test_rows_logged_before_read_as_unknown_location_and_no_counts() -> None:
     r = from_row(tuple(row))
     assert r.attempts == (Attempt("local", "m", "e", "ok", 1.0, 0.0, Usage(1, 2)),)
     assert r.attempts[0].location == "" and r.sensitive == ("pii",) and r.sensitive_entities == ()
+
+
+def test_both_stores_keep_locations_and_counts(make_store: Callable[..., Any]) -> None:
+    store = make_store(flush_interval_s=0.05)
+    rows = [rec(), rec(request_id="req-2", ts=1001.0, sensitive=(), sensitive_entities=())]
+    for r in rows:
+        store.record(r)
+    store.flush()
+    got = store.query()
+    assert got == rows
+    assert [a.location for a in got[0].attempts] == ["local", "eu"]
+    assert got[0].sensitive_entities == (("credit_card", 1), ("email", 2))
