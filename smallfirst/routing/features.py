@@ -42,7 +42,7 @@ def _inverse_mod_2_64(a: int) -> int:
     return x
 
 
-def _crc_like(text: str) -> np.uint64:
+def _fnv1a(text: str) -> np.uint64:
     """Stable 64-bit hash of a short string (FNV-1a over UTF-8)."""
     h = 0xCBF29CE484222325
     for b in text.encode("utf-8"):
@@ -147,7 +147,7 @@ class HashedFeaturizer:
         ]
 
     def meta_index(self, tokens: Sequence[str]) -> Idx:
-        return self._index(np.array([_crc_like(t) for t in tokens], dtype=np.uint64), _SALT_META)
+        return self._index(np.array([_fnv1a(t) for t in tokens], dtype=np.uint64), _SALT_META)
 
     def transform_one(self, text: str, signals: Signals, idf: npt.NDArray[np.floating[Any]] | None) -> tuple[Idx, Vals]:
         """Sparse (indices, values) of one prompt; duplicate indices are summed by the consumer."""

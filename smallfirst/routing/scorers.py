@@ -57,8 +57,8 @@ class BenchContext:
         if self._levels is None:
             from smallfirst.routing.rules import complexity
 
-            feat = HashedFeaturizer
-            self._levels = np.array([complexity(feat.prompt_signals(p, t), 6000)[0]
+            sig = HashedFeaturizer.prompt_signals
+            self._levels = np.array([complexity(sig(p, t), 6000)[0]
                                      for p, t in zip(self.table.prompts, self.table.tasks, strict=True)],
                                     dtype=np.float64)
         return self._levels
