@@ -267,6 +267,7 @@ def _report(cfg: TrainConfig, info: Any, mem: Any, mode: str, device: str, card:
         "lora_params": info.lora_params(cfg.r), "data": {"dir": cfg.data, "card_counts": card.get("counts"),
                                                          "train_examples": n_train, "too_long": too_long},
         "memory_estimate": mem.as_dict(), "steps": state.step, "total_steps": total, "losses": state.losses,
+        "step_seconds": [round(x, 4) for x in secs],
         "first_loss": state.losses[0] if state.losses else None,
         "last_loss": state.losses[-1] if state.losses else None,
         "heldout_loss_before": held_before, "heldout_loss_after": held_after,

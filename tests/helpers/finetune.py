@@ -26,6 +26,29 @@ def sentiment_prompts(n: int, seed: int = 0) -> list[tuple[str, str]]:
     return list(out.items())
 
 
+SUBJECTS = ("The pasta", "Our hotel room", "The delivery", "This phone", "The support team", "The concert",
+            "My new jacket", "The battery", "The checkout process", "The coffee", "This laptop", "The tour guide",
+            "The app update", "The mattress", "The rental car", "The museum visit", "The headphones",
+            "The repair service", "The train ride", "The cooking class")
+PRAISE = ("was wonderful", "exceeded my expectations", "works perfectly", "was friendly and fast",
+          "is worth every penny", "made my day", "was spotless", "arrived early and well packed",
+          "sounds amazing", "was a real pleasure")
+COMPLAINTS = ("was a disaster", "broke after two days", "was rude and slow", "is a waste of money",
+              "arrived cold", "keeps crashing", "was dirty", "never showed up", "sounds terrible",
+              "was a complete letdown")
+INSTRUCTION = "Is this review positive? Reply with exactly label=yes or label=no."
+
+
+def review_tasks(n: int, seed: int = 0) -> list[dict[str, str]]:
+    """``n`` (≤ 400) eval tasks: a short review plus the instruction; the answer is exactly ``label=yes`` or
+    ``label=no`` — a fixed format a small base model rarely follows even when told to."""
+    rng = random.Random(seed)
+    items = [(s, p, True) for s in SUBJECTS for p in PRAISE] + [(s, p, False) for s in SUBJECTS for p in COMPLAINTS]
+    rng.shuffle(items)
+    return [{"prompt": f"Review: {s} {p}.\n{INSTRUCTION}", "expected": "label=yes" if good else "label=no",
+             "type": "classify", "scorer": "exact"} for s, p, good in items[:n]]
+
+
 def write_task_file(path: Path, pairs: list[tuple[str, str]]) -> Path:
     with path.open("w", encoding="utf-8") as fh:
         for prompt, answer in pairs:
