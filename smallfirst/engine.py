@@ -9,15 +9,12 @@ from __future__ import annotations
 import itertools
 import os
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Callable, Sequence
 
 from smallfirst.core.errors import (
     ModelNotFoundError,
     PolicyBlockedError,
     SmallfirstError,
-    StreamInterruptedError,
     UpstreamError,
 )
 from smallfirst.core.protocols import AnswerCheck, Ask, Backend, Policy, Router, Store
@@ -34,45 +31,11 @@ from smallfirst.core.types import (
     Signals,
     Usage,
 )
+from smallfirst.request import Plan, RequestContext, Step
+from smallfirst.stream import Stream, aiter_chunks, replay
 
 SignalFn = Callable[[ChatRequest], Signals]
 Observer = Callable[[RequestRecord], None]
-
-
-@dataclass(slots=True)
-class RequestContext:
-    """Mutable per-request state, owned by one request."""
-
-    request_id: str = field(default_factory=lambda: "req-" + os.urandom(12).hex())  # Engine.context() is cheaper
-    t0: float = field(default_factory=time.perf_counter)
-    ts: float = field(default_factory=time.time)
-    requested_model: str = ""
-    stream: bool = False
-    signals: Signals | None = None
-    reason: str = ""
-    attempts: list[Attempt] = field(default_factory=list)
-    escalations: list[str] = field(default_factory=list)
-    ttft_ms: float | None = None
-    api_key_id: str | None = None
-    prompt_text: str | None = None
-    recorded: bool = False
-
-    def elapsed_ms(self) -> float:
-        return (time.perf_counter() - self.t0) * 1000.0
-
-
-@dataclass(frozen=True, slots=True)
-class Step:
-    tier: Tier
-    endpoint: Endpoint
-
-
-@dataclass(frozen=True, slots=True)
-class Plan:
-    steps: tuple[Step, ...]
-    reason: str
-    pinned: bool  # fail closed: steps may not be extended by any fallback
-    withheld: tuple[str, ...] = ()  # higher tiers a pinning policy removed: the fallback the request did not get
 
 
 class Engine:
@@ -310,7 +273,7 @@ class Engine:
             resp, decision = await self._complete(request, ctx, plan, checker)
             ctx.ttft_ms = ctx.elapsed_ms()
             step = next(s for s in plan.steps if s.endpoint.backend.name == decision.endpoint)
-            return Stream(self, ctx, step, _replay(resp)[0], _aiter(_replay(resp)[1:]), time.perf_counter(),
+            return Stream(self, ctx, step, replay(resp)[0], aiter_chunks(replay(resp)[1:]), time.perf_counter(),
                           decision=decision)
         last: SmallfirstError | None = None
         for i, step in enumerate(plan.steps):
@@ -366,95 +329,8 @@ class Engine:
                 await e.backend.aclose()
 
 
-class Stream:
-    """A committed upstream stream. Iterate it for chunks; usage and cost are settled at the end."""
-
-    def __init__(self, engine: Engine, ctx: RequestContext, step: Step, first: ChatChunk,
-                 rest: AsyncIterator[ChatChunk], t_start: float, decision: Decision | None = None) -> None:
-        self.engine = engine
-        self._decision = decision  # set when the answer was already checked and recorded
-        self.ctx = ctx
-        self.step = step
-        self._first: ChatChunk | None = first
-        self._rest = rest
-        self._t = t_start
-        self.usage: Usage | None = None
-        self.usage_estimated = False  # True when the upstream reported no usage and it was estimated
-        self.finish_reason: str | None = None
-        self.text_parts: list[str] = []
-
-    @property
-    def tier(self) -> str:
-        return self.step.tier.name
-
-    @property
-    def model(self) -> str:
-        return self.step.endpoint.backend.model
-
-    def _seen(self, chunk: ChatChunk) -> None:
-        if chunk.usage is not None:
-            self.usage = chunk.usage
-        if chunk.finish_reason is not None:
-            self.finish_reason = chunk.finish_reason
-        c = chunk.delta.get("content")
-        if isinstance(c, str):
-            self.text_parts.append(c)
-
-    async def __aiter__(self) -> AsyncIterator[ChatChunk]:
-        if self._first is not None:
-            first, self._first = self._first, None
-            self._seen(first)
-            yield first
-        try:
-            async for chunk in self._rest:
-                self._seen(chunk)
-                yield chunk
-        except UpstreamError as err:
-            raise StreamInterruptedError(f"upstream {self.step.endpoint.backend.name} failed mid-stream: "
-                                         f"{err.message}", hint=err.hint) from err
-
-    def final_usage(self) -> Usage:
-        """The upstream's usage; estimated (≈4 characters per token) when it reported none, as some servers
-        (llama-cpp-python) ignore ``stream_options.include_usage``."""
-        if self.usage is None:
-            sig = self.ctx.signals
-            self.usage = Usage(sig.prompt_tokens_est if sig else 0, (sum(map(len, self.text_parts)) + 3) // 4)
-            self.usage_estimated = True
-        return self.usage
-
-    def settle(self, outcome: str = "ok") -> Decision:
-        """Record the committed attempt (with usage and cost) and return the decision."""
-        if self._decision is not None:
-            return self._decision
-        usage = self.final_usage()
-        ep = self.step.endpoint
-        self.ctx.attempts.append(Attempt(self.tier, ep.backend.model, ep.backend.name, outcome,
-                                         (time.perf_counter() - self._t) * 1000.0,
-                                         self.engine._cost(ep, usage), usage, ep.location))
-        return self.engine._decision(self.ctx, self.step)
-
-    def info(self) -> dict[str, Any]:
-        return {"tier": self.tier, "model": self.model, "reason": self.ctx.reason,
-                "escalations": list(self.ctx.escalations)}
-
-
 def _entities(sig: Signals | None) -> tuple[tuple[str, int], ...]:
     """Entity types and counts from the detector's findings in ``signals.extra["sensitivity"]`` (types
     and counts only — the findings hold no matched text)."""
     found = sig.extra.get("sensitivity") if sig is not None else None
     return tuple((str(e), int(n)) for e, n in getattr(found, "entities", ()))
-
-
-def _replay(resp: ChatResponse) -> list[ChatChunk]:
-    """A complete answer as stream chunks: content, tool calls, then finish reason with usage."""
-    chunks = [ChatChunk(delta={"content": resp.content}, logprobs=resp.logprobs)] if resp.content else []
-    calls = resp.message.get("tool_calls")
-    if calls:
-        chunks.append(ChatChunk(delta={"tool_calls": [{"index": k, **c} for k, c in enumerate(calls)]}))
-    chunks.append(ChatChunk(delta={}, finish_reason=resp.finish_reason, usage=resp.usage))
-    return chunks
-
-
-async def _aiter(items: list[ChatChunk]) -> AsyncIterator[ChatChunk]:
-    for item in items:
-        yield item

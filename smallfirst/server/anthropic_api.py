@@ -16,11 +16,12 @@ import orjson
 
 from smallfirst.core.errors import SmallfirstError
 from smallfirst.core.types import Decision
-from smallfirst.engine import RequestContext, Stream
+from smallfirst.request import RequestContext
 from smallfirst.server import anthropic_render as render
 from smallfirst.server.anthropic_request import to_openai
 from smallfirst.server.headers import decision_headers
 from smallfirst.server.validate import parse_json, to_request
+from smallfirst.stream import Stream
 
 if TYPE_CHECKING:
     from smallfirst.server.app import Gateway, Receive, Scope, Send

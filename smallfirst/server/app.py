@@ -21,7 +21,8 @@ from smallfirst.core.errors import (
     StreamInterruptedError,
 )
 from smallfirst.core.types import Decision
-from smallfirst.engine import Engine, RequestContext, Stream
+from smallfirst.engine import Engine
+from smallfirst.request import RequestContext
 from smallfirst.resilience import metrics as resilience_metrics
 from smallfirst.server import render
 from smallfirst.server.admin import Admin, build_view
@@ -29,6 +30,7 @@ from smallfirst.server.anthropic_api import AnthropicMessages
 from smallfirst.server.headers import decision_headers
 from smallfirst.server.metrics import Metrics
 from smallfirst.server.validate import parse_json, to_request
+from smallfirst.stream import Stream
 
 Scope = dict[str, Any]
 Message = dict[str, Any]

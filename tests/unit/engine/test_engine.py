@@ -23,7 +23,8 @@ from smallfirst.core.types import (
     Signals,
     Usage,
 )
-from smallfirst.engine import Engine, RequestContext
+from smallfirst.engine import Engine
+from smallfirst.request import RequestContext
 
 
 class Scripted(Backend):

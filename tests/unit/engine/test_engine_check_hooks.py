@@ -10,7 +10,8 @@ from smallfirst.core.errors import UpstreamUnavailableError
 from smallfirst.core.protocols import AnswerCheck, Ask, Policy
 from smallfirst.core.tiers import Endpoint, Tier
 from smallfirst.core.types import Capabilities, ChatRequest, ChatResponse, Price, Signals
-from smallfirst.engine import Engine, RequestContext
+from smallfirst.engine import Engine
+from smallfirst.request import RequestContext
 from tests.unit.engine.test_engine import PRICE, ListStore, LocalOnly, Scripted, StartAt, make, req
 
 

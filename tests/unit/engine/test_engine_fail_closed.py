@@ -11,7 +11,8 @@ from smallfirst.core.errors import PolicyBlockedError, UpstreamBadRequestError, 
 from smallfirst.core.protocols import Policy
 from smallfirst.core.tiers import Endpoint, Tier
 from smallfirst.core.types import ChatRequest, PolicyResult, Price, Signals
-from smallfirst.engine import Engine, RequestContext
+from smallfirst.engine import Engine
+from smallfirst.request import RequestContext
 from tests.unit.engine.test_engine import ListStore, LocalOnly, Scripted, StartAt, make, req
 
 
