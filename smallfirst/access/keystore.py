@@ -13,11 +13,11 @@ from __future__ import annotations
 import sqlite3
 import time
 from collections.abc import Iterable
-from pathlib import Path
 from typing import Any
 
 from smallfirst.access.keys import KeyInfo, Limits, new_key, shown_prefix
 from smallfirst.core.errors import BadRequestError, NotFoundError
+from smallfirst.store.sqlite import connect
 
 MIGRATIONS: tuple[str, ...] = (
     """
@@ -52,15 +52,6 @@ _UPSERT_USAGE = """
     ON CONFLICT (key_id, day) DO UPDATE SET cost_usd = cost_usd + excluded.cost_usd,
         requests = requests + excluded.requests, tokens = tokens + excluded.tokens
 """
-
-
-def connect(path: str) -> sqlite3.Connection:
-    if path != ":memory:":
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-    conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=NORMAL")
-    return conn
 
 
 def migrate(conn: sqlite3.Connection) -> int:
