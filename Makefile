@@ -10,7 +10,7 @@ export FORCE_CMAKE ?= 1
 
 .PHONY: install system-deps run test lint typecheck unit bench clean
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q -e ".[embedded,dev,finetune]"
 	touch $@
