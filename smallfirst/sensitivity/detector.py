@@ -7,6 +7,7 @@ earlier one already claimed, so one IBAN is never also a phone number.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 
 from smallfirst.config.schema import ResidencyConfig
@@ -31,10 +32,23 @@ def known_entities() -> frozenset[str]:
     return frozenset({r.entity for r in default_recognizers()} | set(LABELS.values()))
 
 
+def _gate(no_digit: Sequence[Recognizer]) -> re.Pattern[str] | None:
+    """A digit or any needle of the digit-free recognizers (case-insensitive: a superset of what they
+    test), or None when one of them has no needles (then every text must be scanned)."""
+    needles: list[str] = []
+    for r in no_digit:
+        found = getattr(r, "needles", ())
+        if not found:
+            return None
+        needles.extend(found)
+    return re.compile("[0-9]|" + "|".join(re.escape(n) for n in sorted(set(needles), key=len, reverse=True)),
+                      re.IGNORECASE)
+
+
 class Detector:
     """Finds sensitive entities in requests and strings. Stateless after construction; thread-safe."""
 
-    __slots__ = ("_ner", "_no_digit", "_recognizers")
+    __slots__ = ("_gate", "_ner", "_no_digit", "_recognizers")
 
     def __init__(self, recognizers: Sequence[Recognizer] | None = None, *, disabled: Iterable[str] = (),
                  ner: SpacyNer | None = None) -> None:
@@ -46,6 +60,7 @@ class Detector:
         recs = default_recognizers() if recognizers is None else list(recognizers)
         self._recognizers: tuple[Recognizer, ...] = tuple(r for r in recs if r.entity not in off)
         self._no_digit = tuple(r for r in self._recognizers if r.entity not in DIGIT_ENTITIES)
+        self._gate = _gate(self._no_digit)
         self._ner = ner
 
     @classmethod
@@ -71,6 +86,8 @@ class Detector:
         """Non-overlapping findings in ``text``, ordered by position (offsets only, no text)."""
         claimed: list[tuple[int, int]] = []
         spans: list[Span] = []
+        if self._gate is not None and self._ner is None and self._gate.search(text) is None:
+            return spans  # no digit and no recognizer's needle: nothing can match (one scan, not one per rule)
         lower = text.lower()
         recognizers = self._recognizers if HAS_DIGIT.search(text) else self._no_digit
         for rec in recognizers:
