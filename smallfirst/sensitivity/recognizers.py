@@ -30,11 +30,9 @@ class Recognizer(Protocol):
     @property
     def entity(self) -> str:
         """The entity type reported, e.g. ``email`` or ``secret.jwt``."""
-        ...
 
     def find(self, text: str, lower: str) -> Iterator[Hit]:
         """Hits in ``text`` (``lower`` is ``text.lower()``, computed once per string)."""
-        ...
 
 
 @dataclass(frozen=True, slots=True)
