@@ -80,6 +80,16 @@ class ResilientBackend(Backend):
             return None
         return backoff_s(attempt, err, self._rng)
 
+    async def _retry_after(self, err: UpstreamError, attempt: int) -> bool:
+        """Record the failure; sleep the backoff and return True when the call should be retried."""
+        self._verdict(err)
+        delay = self._retry_delay(attempt, err)
+        if delay is None:
+            return False
+        self.retried_total += 1
+        await asyncio.sleep(delay)
+        return True
+
     # ---- Backend -------------------------------------------------------------------------------
 
     async def complete(self, request: ChatRequest) -> ChatResponse:
@@ -89,13 +99,9 @@ class ResilientBackend(Backend):
             try:
                 resp = await self.inner.complete(request)
             except UpstreamError as err:
-                self._verdict(err)
-                delay = self._retry_delay(attempt, err)
-                if delay is None:
+                if not await self._retry_after(err, attempt):
                     raise
                 attempt += 1
-                self.retried_total += 1
-                await asyncio.sleep(delay)
                 continue
             except BaseException:
                 self.breaker.release()
@@ -127,13 +133,9 @@ class ResilientBackend(Backend):
                 self.breaker.success()
                 return
             except UpstreamError as err:
-                self._verdict(err)
-                delay = self._retry_delay(attempt, err)
-                if delay is None:
+                if not await self._retry_after(err, attempt):
                     raise
                 attempt += 1
-                self.retried_total += 1
-                await asyncio.sleep(delay)
                 continue
             except BaseException:
                 self.breaker.release()
