@@ -86,8 +86,10 @@ class Metrics:
             lower, _, upper = step.partition("->")
             self.escalations.labels(lower, upper, reason).inc()
         if r.sensitive:
-            reached = {a.tier for a in r.attempts} | ({r.tier} if r.tier else set())
-            left = "true" if any(t not in self.local for t in reached) else "false"
+            # each attempt's logged location (the same evidence `report residency` reads); tier locality
+            # from config only for an attempt that carries none
+            left = "true" if any((a.location or ("local" if a.tier in self.local else "remote")) != "local"
+                                 for a in r.attempts) else "false"
             for cls in sorted(set(r.sensitive)):
                 self.residency.labels(cls, tier, left).inc()
 
