@@ -50,11 +50,11 @@ class HttpClient:
             self._session, self._loop = s, loop
         return s
 
-    async def post_json(self, path: str, payload: Mapping[str, Any]) -> Any:
-        """POST a JSON body; return the decoded JSON answer or raise a translated error."""
+    async def _json(self, method: str, path: str, data: bytes | None, limits: aiohttp.ClientTimeout) -> Any:
+        """One request with a JSON answer: decoded, or a translated error."""
         try:
-            async with self._client().post(self.base_url + path, data=orjson.dumps(payload), headers=_JSON,
-                                           timeout=self._complete_timeout) as resp:
+            async with self._client().request(method, self.base_url + path, data=data, headers=_JSON,
+                                              timeout=limits) as resp:
                 body = await resp.read()
                 if resp.status >= 400:
                     raise self.ctx.from_status(resp.status, body, resp.headers)
@@ -64,20 +64,14 @@ class HttpClient:
         except Exception as exc:
             raise self.ctx.from_exception(exc) from exc
 
+    async def post_json(self, path: str, payload: Mapping[str, Any]) -> Any:
+        """POST a JSON body under the completion timeout."""
+        return await self._json("POST", path, orjson.dumps(payload), self._complete_timeout)
+
     async def get_json(self, path: str, *, method: str = "GET", payload: Mapping[str, Any] | None = None) -> Any:
         """A short control-plane call (health, model listing) under the health timeout."""
         data = orjson.dumps(payload) if payload is not None else None
-        try:
-            async with self._client().request(method, self.base_url + path, data=data, headers=_JSON,
-                                              timeout=self._health_timeout) as resp:
-                body = await resp.read()
-                if resp.status >= 400:
-                    raise self.ctx.from_status(resp.status, body, resp.headers)
-                return orjson.loads(body)
-        except UpstreamError:
-            raise
-        except Exception as exc:
-            raise self.ctx.from_exception(exc) from exc
+        return await self._json(method, path, data, self._health_timeout)
 
     async def lines(self, path: str, payload: Mapping[str, Any]) -> AsyncIterator[bytes]:
         """POST, then yield the response body line by line (without the line ending)."""
