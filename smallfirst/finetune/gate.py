@@ -65,13 +65,13 @@ def _tiers(base: Path, adapter: Path, o: GateOptions, n_ctx: int) -> list[Any]:
     return [tier(BASE, None), tier(TUNED, adapter)]
 
 
-async def _evaluate(tiers: list[Any], tasks: list[Any], eval_dir: Path, o: GateOptions, tasks_file: str) -> None:
+async def _evaluate(tiers: list[Any], tasks: list[Any], eval_dir: Path, o: GateOptions, tasks_file: str) -> Any:
     from smallfirst.evaluate.runner import EvalRunner, RunOptions
 
     options = RunOptions(concurrency=1, local_concurrency=1, retries=1, max_tokens=o.max_tokens, temperature=0.0,
                          logprobs=True, progress=o.progress)
     try:
-        await EvalRunner(tiers, tasks, eval_dir, options, tasks_file=tasks_file).run()
+        return await EvalRunner(tiers, tasks, eval_dir, options, tasks_file=tasks_file).run()
     finally:
         for t in tiers:
             for ep in t.endpoints:
@@ -113,7 +113,7 @@ def gate(run_dir: str | Path, o: GateOptions = GateOptions()) -> dict[str, Any]:
     eval_dir = run / "gate" / f"eval-{digest}"
     t0 = time.perf_counter()
     n_ctx = min(o.n_ctx, read_base_info(base).context)  # beyond the trained context llama.cpp only warns
-    asyncio.run(_evaluate(_tiers(base, adapter, o, n_ctx), tasks, eval_dir, o, str(tasks_file)))
+    stats = asyncio.run(_evaluate(_tiers(base, adapter, o, n_ctx), tasks, eval_dir, o, str(tasks_file)))
     loaded = RunDir(eval_dir).load()
     failed = {t: sum(1 for (_, k), r in loaded.rows.items() if k.startswith(t + "/") and not r.final)
               for t in (BASE, TUNED)}
@@ -124,6 +124,7 @@ def gate(run_dir: str | Path, o: GateOptions = GateOptions()) -> dict[str, Any]:
     result = {"promote": promote, "reason": reason, "margin": o.margin, "base": str(base), "adapter": str(adapter),
               "adapter_sha256_12": digest, "tasks_file": str(tasks_file), "eval_dir": str(eval_dir),
               "heldout_tasks": len(tasks), "unanswered": failed,
+              "answers": {"reused": stats.skipped, "generated": stats.ran},
               "seconds": time.perf_counter() - t0, "created": time.time(), "comparison": c.to_json()}
     (run / GATE_JSON).write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     (run / GATE_MD).write_text(gate_markdown(result), encoding="utf-8")
@@ -139,7 +140,9 @@ def gate_markdown(g: dict[str, Any]) -> str:
              f"Margin: {g['margin']:+.3f}. Base `{g['base']}`; adapter `{g['adapter']}` "
              f"(sha256 {g['adapter_sha256_12']}…). Answers and scores: `{g['eval_dir']}`.",
              f"Held-out tasks: {g['heldout_tasks']}; not answered after retries (scored 0): base "
-             f"{g['unanswered'][BASE]}, tuned {g['unanswered'][TUNED]}.", ""]
+             f"{g['unanswered'][BASE]}, tuned {g['unanswered'][TUNED]}.",
+             f"Answers generated this run: {g['answers']['generated']}; reused from an earlier run of the gate "
+             f"on the same adapter: {g['answers']['reused']}.", ""]
     if c.get("by_type"):
         lines += ["| task type | n | base | tuned | Δ |", "|---|---:|---:|---:|---:|"]
         lines += [f"| {k} | {v['n']} | {v['mean_a']:.3f} | {v['mean_b']:.3f} | {v['mean_delta']:+.3f} |"
