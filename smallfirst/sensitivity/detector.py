@@ -19,7 +19,8 @@ from smallfirst.sensitivity.phones import PhoneRecognizer
 from smallfirst.sensitivity.recognizers import DIGIT_ENTITIES, HAS_DIGIT, Recognizer, default_structured
 from smallfirst.sensitivity.redaction import RedactionMap, mask
 from smallfirst.sensitivity.secret_patterns import secret_recognizers
-from smallfirst.sensitivity.walk import iter_strings, map_strings
+from smallfirst.sensitivity.walk import map_strings, strings
+from smallfirst.signals.literals import literal_union
 
 
 def default_recognizers(phone_regions: Sequence[str] = ("US", "GB", "DE", "FR")) -> list[Recognizer]:
@@ -33,16 +34,15 @@ def known_entities() -> frozenset[str]:
 
 
 def _gate(no_digit: Sequence[Recognizer]) -> re.Pattern[str] | None:
-    """A digit or any needle of the digit-free recognizers (case-insensitive: a superset of what they
-    test), or None when one of them has no needles (then every text must be scanned)."""
+    """Any needle of the digit-free recognizers, lower-cased, to search in the lower-cased text (a
+    superset of what they test), or None when one of them has no needles (then every text is scanned)."""
     needles: list[str] = []
     for r in no_digit:
         found = getattr(r, "needles", ())
         if not found:
             return None
         needles.extend(found)
-    return re.compile("[0-9]|" + "|".join(re.escape(n) for n in sorted(set(needles), key=len, reverse=True)),
-                      re.IGNORECASE)
+    return literal_union({n.lower() for n in needles}) if needles else None
 
 
 class Detector:
@@ -86,10 +86,13 @@ class Detector:
         """Non-overlapping findings in ``text``, ordered by position (offsets only, no text)."""
         claimed: list[tuple[int, int]] = []
         spans: list[Span] = []
-        if self._gate is not None and self._ner is None and self._gate.search(text) is None:
-            return spans  # no digit and no recognizer's needle: nothing can match (one scan, not one per rule)
         lower = text.lower()
-        recognizers = self._recognizers if HAS_DIGIT.search(text) else self._no_digit
+        if HAS_DIGIT.search(text) is not None:
+            recognizers = self._recognizers
+        elif self._gate is not None and self._ner is None and self._gate.search(lower) is None:
+            return spans  # no digit and no recognizer's needle: nothing can match (one scan, not one per rule)
+        else:
+            recognizers = self._no_digit
         for rec in recognizers:
             for c0, c1, s0, s1 in rec.find(text, lower):
                 if any(c0 < b and a < c1 for a, b in claimed):
@@ -108,9 +111,9 @@ class Detector:
         return Findings.from_spans(self.scan(text))
 
     def detect(self, request: ChatRequest) -> Findings:
-        """Entity types and counts over every text string of ``request`` (see ``walk.iter_strings``)."""
+        """Entity types and counts over every text string of ``request`` (see ``walk.strings``)."""
         counts: dict[str, int] = {}
-        for text in iter_strings(request):
+        for text in strings(request):
             for span in self.scan(text):
                 counts[span.entity] = counts.get(span.entity, 0) + 1
         return Findings.from_counts(counts) if counts else NO_FINDINGS

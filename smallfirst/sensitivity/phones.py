@@ -21,6 +21,9 @@ from dataclasses import dataclass, field
 from smallfirst.sensitivity.recognizers import Hit
 
 _CANDIDATE = re.compile(r"(?<![\w.+/@:#-])(?:\+|\(|\b)\d[\d \u00a0().-]{5,22}\d(?![\w/@:]|[.-]\d)")
+# the core of every candidate, without the look-arounds: ``re`` skips to digits, so texts without one
+# long enough are rejected in one quick scan
+_CANDIDATE_CORE = re.compile(r"\d[\d \u00a0().-]{5,22}\d")
 _DATE_SHAPE = re.compile(r"\d{1,4}([./-])\d{1,2}\1\d{1,4}|\d{4}[./-]\d{1,2}|\d{1,2}[./-]\d{4}")
 _NANP = re.compile(r"(?:\+?1[ .-]?)?(?:\(\d{3}\)\s?|\d{3}[ .-])\d{3}[ .-]\d{4}")
 _TRUNK = re.compile(r"\(?0\d{1,5}\)?(?:[ .-]\d{2,8}){1,4}")
@@ -118,6 +121,8 @@ class PhoneRecognizer:
         return self._valid(c, self.regions)
 
     def find(self, text: str, lower: str) -> Iterator[Hit]:
+        if _CANDIDATE_CORE.search(text) is None:
+            return
         for m in _CANDIDATE.finditer(text):
             start, end = m.span()
             if text[start] == "(" and not _balanced(text[start:end]):

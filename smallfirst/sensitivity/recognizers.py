@@ -37,10 +37,12 @@ class Recognizer(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class RegexRecognizer:
-    """One regex, an optional validator on the reported group, and substring needles as a pre-filter.
+    """One regex, an optional validator on the reported group, and cheap pre-filters.
 
     The whole match is claimed (so later recognizers do not re-report parts of it); the finding is
-    the span of ``group``.
+    the span of ``group``. ``needles``: substrings of which one must occur; ``requires``: a regex that
+    must match somewhere in any text ``pattern`` matches in (a necessary condition that ``re`` can test
+    faster, e.g. one starting with a character class) — both only skip texts that cannot match.
     """
 
     entity: str
@@ -49,14 +51,21 @@ class RegexRecognizer:
     validate: Callable[[str], bool] | None = None
     needles: tuple[str, ...] = ()  # any must occur in the text; matched against ``lower`` if ``lower_needles``
     lower_needles: bool = False
-    _needle_rx: re.Pattern[str] | None = field(init=False, default=None, repr=False, compare=False)
+    requires: str = ""
+    _requires_rx: re.Pattern[str] | None = field(init=False, default=None, repr=False, compare=False)
 
-    def __post_init__(self) -> None:  # one compiled alternation instead of a Python loop per request
-        rx = re.compile("|".join(map(re.escape, self.needles))) if self.needles else None
-        object.__setattr__(self, "_needle_rx", rx)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_requires_rx", re.compile(self.requires) if self.requires else None)
 
     def find(self, text: str, lower: str) -> Iterator[Hit]:
-        if self._needle_rx is not None and self._needle_rx.search(lower if self.lower_needles else text) is None:
+        if self.needles:  # a few ``in`` tests are cheaper than one regex alternation
+            hay = lower if self.lower_needles else text
+            for needle in self.needles:
+                if needle in hay:
+                    break
+            else:
+                return
+        if self._requires_rx is not None and self._requires_rx.search(text) is None:
             return
         for m in self.pattern.finditer(text):
             value = m.group(self.group)
@@ -92,7 +101,7 @@ def credit_card() -> RegexRecognizer:
     return RegexRecognizer(
         "credit_card",
         _rx(rf"(?<![\w.,+-])(?<!\d[ ])(?=\d{{4}}[ -]?\d)(?:\d{_SEP}?){{12,18}}\d(?![\w-]|[.,]\d|[ ]\d)"),
-        validate=V.card_ok,
+        validate=V.card_ok, requires=r"\d\d\d\d",
     )
 
 
@@ -100,13 +109,14 @@ def iban() -> RegexRecognizer:
     return RegexRecognizer(
         "iban",
         _rx(r"(?<![A-Za-z0-9])[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]{4}){2,7}(?:[ ]?[A-Z0-9]{1,3})?(?![A-Za-z0-9])"),
-        validate=V.iban_ok,
+        validate=V.iban_ok, requires=r"[A-Z][A-Z]\d\d",
     )
 
 
 def ssn() -> list[RegexRecognizer]:
     formatted = RegexRecognizer(
-        "ssn", _rx(r"(?<![\w-])\d{3}-\d{2}-\d{4}(?![\w-])"), validate=V.ssn_ok, needles=("-",)
+        "ssn", _rx(r"(?<![\w-])\d{3}-\d{2}-\d{4}(?![\w-])"), validate=V.ssn_ok, needles=("-",),
+        requires=r"\d-\d\d-\d",
     )
     in_context = RegexRecognizer(
         "ssn",
@@ -160,12 +170,12 @@ def ip_address() -> list[RegexRecognizer]:
     v4 = RegexRecognizer(
         "ip_address",
         _rx(r"(?<![\w.])(?<!(?i:version)\s)(?:\d{1,3}\.){3}\d{1,3}(?![\w]|\.\d)"),
-        validate=V.ip_ok, needles=(".",),
+        validate=V.ip_ok, needles=(".",), requires=r"\d\.\d{1,3}\.\d{1,3}\.\d",
     )
     v6 = RegexRecognizer(
         "ip_address",
         _rx(r"(?<![\w:.])(?=[0-9A-Fa-f:]*\d)(?:[0-9A-Fa-f]{1,4}:|:){2,7}(?::|[0-9A-Fa-f]{1,4})(?![\w:])"),
-        validate=V.ip_ok, needles=(":",),
+        validate=V.ip_ok, needles=(":",), requires=r":[0-9A-Fa-f:]",
     )
     return [v4, v6]
 
@@ -176,6 +186,7 @@ def street_address() -> list[RegexRecognizer]:
         _rx(r"""\b\d{1,5}[A-Za-z]?\s+(?:[A-Z][A-Za-z'.-]+\s+){1,4}
                 (?:Street|St\.?|Avenue|Ave\.?|Road|Rd\.?|Boulevard|Blvd\.?|Lane|Ln\.?|Drive|Dr\.?|Court|Ct\.?
                 |Place|Pl\.?|Way|Terrace|Parkway|Pkwy\.?|Square|Sq\.?|Close|Crescent|Highway|Hwy\.?)(?![\w])"""),
+        requires=r"\d[A-Za-z]?\s+[A-Z]",
     )
     german = RegexRecognizer(
         "address",
@@ -191,6 +202,7 @@ def street_address() -> list[RegexRecognizer]:
     uk_postcode = RegexRecognizer(
         "address",
         _rx(r"(?<![\w-])(?:[A-PR-UWYZ][A-HK-Y]?\d[A-Z\d]?)\s\d[ABD-HJLNP-UW-Z]{2}(?![\w-])"),
+        requires=r"\s\d[ABD-HJLNP-UW-Z][ABD-HJLNP-UW-Z]",
     )
     return [street, german, french, uk_postcode]
 

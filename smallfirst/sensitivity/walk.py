@@ -30,27 +30,35 @@ def _skip(key: str, value: str) -> bool:
     return key in _BLOB_KEYS and len(value) >= 64 and " " not in value[:256]
 
 
-def _iter(obj: Any, key: str) -> Iterator[str]:
+def _collect(obj: Any, key: str, out: list[str]) -> None:
     if isinstance(obj, str):
         if len(obj) >= MIN_LEN and not _skip(key, obj):
-            yield obj
+            out.append(obj)
     elif isinstance(obj, dict):
         for k, v in obj.items():
             # a dict key can carry data too (e.g. metadata {"jane@x.org": ...})
             if isinstance(k, str) and len(k) >= MIN_LEN and not isinstance(v, dict | list):
-                yield k
-            yield from _iter(v, k if isinstance(k, str) else "")
+                out.append(k)
+            _collect(v, k if isinstance(k, str) else "", out)
     elif isinstance(obj, list | tuple):
         for v in obj:
-            yield from _iter(v, key)
+            _collect(v, key, out)
+
+
+def strings(request: ChatRequest) -> list[str]:
+    """Each text string of ``request`` that leaves the host if the request does, in order."""
+    out: list[str] = []
+    _collect(request.messages, "", out)
+    body = request.body
+    for k in BODY_TEXT_KEYS:
+        if k in body:
+            _collect(body[k], k, out)
+    return out
 
 
 def iter_strings(request: ChatRequest) -> Iterator[str]:
     """Each text string of ``request`` that leaves the host if the request does."""
-    yield from _iter(request.messages, "")
-    for k in BODY_TEXT_KEYS:
-        if k in request.body:
-            yield from _iter(request.body[k], k)
+    return iter(strings(request))
 
 
 def _map(obj: Any, key: str, fn: Callable[[str], str]) -> Any:

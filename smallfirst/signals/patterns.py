@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from smallfirst.signals.literals import literal_union
+
 TASK_TYPES: tuple[str, ...] = (
     "classify", "extract", "summarise", "translate", "rewrite",
     "code", "math", "reasoning", "knowledge", "chat",
@@ -146,6 +148,13 @@ STOPWORDS: dict[str, frozenset[str]] = {
     "nl": _words("de het een en is van dat niet ik je met op te zijn voor wat"),
 }
 
+# stopword -> indices (in STOPWORDS order) of the languages that list it
+STOPWORD_LANGS: dict[str, tuple[int, ...]] = {
+    w: tuple(i for i, stops in enumerate(STOPWORDS.values()) if w in stops)
+    for w in frozenset().union(*STOPWORDS.values())
+}
+STOPWORD_LANG_NAMES: tuple[str, ...] = tuple(STOPWORDS)
+
 # Rough default answer length per task (tokens); the request's max_tokens caps it.
 EXPECTED_OUTPUT: dict[str, int] = {
     "classify": 8, "extract": 128, "summarise": 200, "translate": -1, "rewrite": -1,
@@ -153,16 +162,16 @@ EXPECTED_OUTPUT: dict[str, int] = {
 }
 
 
-def any_of(phrases: tuple[str, ...]) -> re.Pattern[str]:
-    """One compiled alternation: ``rx.search(text)`` ⇔ any phrase occurs in ``text`` (one C-level scan)."""
-    return re.compile("|".join(re.escape(p) for p in phrases))
-
-
-CODE_PHRASES_RX = any_of(CODE_PHRASES)
-MATH_PHRASES_RX = any_of(MATH_PHRASES)
-REASONING_PHRASES_RX = any_of(REASONING_PHRASES)
-REASONING_MORE_RX = any_of(REASONING_MORE)
-KNOWLEDGE_PHRASES_RX = any_of(KNOWLEDGE_PHRASES)
-# leftmost match, ties to the earlier-listed phrase: the same choice as scanning each phrase with find()
-INSTRUCTION_PHRASES_RX = any_of(tuple(p for p, _ in INSTRUCTION_PHRASES))
+CODE_PHRASES_RX = literal_union(CODE_PHRASES)
+MATH_PHRASES_RX = literal_union(MATH_PHRASES)
+REASONING_PHRASES_RX = literal_union(REASONING_PHRASES)
+REASONING_MORE_RX = literal_union(REASONING_MORE)
+KNOWLEDGE_PHRASES_RX = literal_union(KNOWLEDGE_PHRASES)
+# the leftmost phrase wins; at one position the earlier-listed phrase (see ``literals.first_at``)
+INSTRUCTION_PHRASE_ORDER: tuple[str, ...] = tuple(p for p, _ in INSTRUCTION_PHRASES)
+INSTRUCTION_PHRASES_RX = literal_union(INSTRUCTION_PHRASE_ORDER)
 INSTRUCTION_PHRASE_TASK = dict(INSTRUCTION_PHRASES)
+INSTRUCTION_PHRASE_MAX = max(map(len, INSTRUCTION_PHRASE_ORDER))
+# every phrase of every family: no hit here means no family's phrase occurs (one scan instead of six)
+ANY_PHRASE_RX = literal_union((*CODE_PHRASES, *INSTRUCTION_PHRASE_ORDER, *MATH_PHRASES, *REASONING_PHRASES,
+                               *REASONING_MORE, *KNOWLEDGE_PHRASES))

@@ -100,3 +100,33 @@ def test_long_prompt_is_bounded_and_consistent() -> None:
     s = extract(req(text))
     assert s.task_type == "summarise"
     assert s.prompt_chars == len(text)
+
+
+@pytest.mark.parametrize(("text", "task"), [
+    ("please give the key points, then summarize", "summarise"),  # a phrase before the verb wins
+    ("summarize the key points", "summarise"),
+    ("tl;dr: translate into german", "summarise"),  # leftmost phrase, not the first listed
+    ("the named entities: translate them", "extract"),  # phrase inside a longer word still counts
+    ("renamed entities, then rewrite", "extract"),
+    ("fix the grammar and paraphrase", "rewrite"),
+    ("x " * 295 + " summarizer of things", "summarise"),  # the head cuts "summarizer" to the verb
+    ("x " * 295 + "summarizer of things", "chat"),
+    ("x " * 300 + "summarize this", "chat"),  # the verb lies past the head
+    ("x " * 295 + "summarize", "summarise"),
+])
+def test_instruction_verb_and_phrase_precedence(text: str, task: str) -> None:
+    from smallfirst.signals.extract import _instruction_verb, detect_task
+
+    assert extract(req(text)).task_type == task
+    assert detect_task(text, 0.0, 0.0) == task
+    assert _instruction_verb(text.lower()) == (None if task == "chat" else task)
+
+
+def test_language_ties_go_to_the_first_listed_language() -> None:
+    from smallfirst.signals.extract import detect_language
+
+    assert detect_language("que") == "fr"  # listed by fr, es and pt: fr comes first
+    assert detect_language("que los") == "es"
+    assert detect_language("het een") == "nl"
+    assert detect_language("zzz qqq") == "en"
+    assert extract(req("le chat est sur la table")).language == "fr"
