@@ -15,6 +15,9 @@ COLUMNS: tuple[str, ...] = (
 )
 
 
+_EMPTY_LIST = "[]"  # orjson.dumps([]) (most rows: no escalation, nothing sensitive)
+
+
 def _attempt_json(a: Attempt) -> dict[str, Any]:
     return {"tier": a.tier, "model": a.model, "endpoint": a.endpoint, "outcome": a.outcome,
             "latency_ms": round(a.latency_ms, 3), "cost_usd": a.cost_usd,
@@ -27,7 +30,7 @@ def _sensitive_json(r: RequestRecord) -> str:
     ``{"classes": [...], "entities": {"email": 2}}`` (types and counts only, never text). Rows logged
     before counts were kept hold the list, so both forms are read back."""
     if not r.sensitive_entities:
-        return orjson.dumps(list(r.sensitive)).decode()
+        return orjson.dumps(r.sensitive).decode() if r.sensitive else _EMPTY_LIST
     return orjson.dumps({"classes": list(r.sensitive), "entities": dict(r.sensitive_entities)}).decode()
 
 
@@ -41,7 +44,8 @@ def _sensitive_of(text: str) -> tuple[tuple[str, ...], tuple[tuple[str, int], ..
 def to_row(r: RequestRecord) -> tuple[Any, ...]:
     return (
         r.request_id, r.ts, r.requested_model, r.tier, r.model, r.endpoint, r.status, r.error_code, r.reason,
-        orjson.dumps(list(r.escalations)).decode(), orjson.dumps([_attempt_json(a) for a in r.attempts]).decode(),
+        orjson.dumps(r.escalations).decode() if r.escalations else _EMPTY_LIST,
+        orjson.dumps([_attempt_json(a) for a in r.attempts]).decode(),
         r.prompt_tokens, r.completion_tokens, r.cost_usd, r.latency_ms, r.ttft_ms, int(r.stream), r.task_type,
         _sensitive_json(r), r.prompt_text, r.response_text, r.api_key_id,
     )

@@ -76,6 +76,31 @@ def escalation_reasons(r: RequestRecord) -> list[tuple[str, str]]:
     return out
 
 
+def _items(r: RequestRecord) -> list[tuple[str, str, bool]]:
+    """The ``(dim, key, with sums)`` cells one record adds to at each resolution."""
+    items: list[tuple[str, str, bool]] = [(DIM_STATUS, str(r.status), True)]
+    if r.task_type:
+        items.append((DIM_TASK, r.task_type, True))
+    if r.model:
+        items.append((DIM_MODEL, r.model, True))
+    if r.status == 200 and r.tier:
+        items.append((DIM_LATENCY, str(bucket_of(r.latency_ms)), False))
+    if r.ttft_ms is not None and r.tier:
+        items.append((DIM_TTFT, str(bucket_of(r.ttft_ms)), False))
+    if r.escalations:
+        items.extend((DIM_ESCALATION, f"{step}|{reason}", False) for step, reason in escalation_reasons(r))
+        items.append((DIM_ESCALATED, "", True))
+    if r.sensitive:
+        items.extend((DIM_SENSITIVE, c, False) for c in sorted(set(r.sensitive)))
+        reached = {a.tier for a in r.attempts} | ({r.tier} if r.tier else set())
+        items.append((DIM_SENSITIVE_REQ, ",".join(sorted(reached)), True))
+    return items
+
+
+def _starts(ts: float) -> tuple[int, ...]:
+    return tuple([int(ts // res) * res for res in RESOLUTIONS])
+
+
 class Rollup:
     """Cells accumulated from a batch of records, ready to upsert.
 
@@ -88,22 +113,7 @@ class Rollup:
 
     def add(self, r: RequestRecord) -> None:
         tier = r.tier or ""
-        items: list[tuple[str, str, bool]] = [(DIM_STATUS, str(r.status), True)]  # (dim, key, with sums)
-        if r.task_type:
-            items.append((DIM_TASK, r.task_type, True))
-        if r.model:
-            items.append((DIM_MODEL, r.model, True))
-        if r.status == 200 and r.tier:
-            items.append((DIM_LATENCY, str(bucket_of(r.latency_ms)), False))
-        if r.ttft_ms is not None and r.tier:
-            items.append((DIM_TTFT, str(bucket_of(r.ttft_ms)), False))
-        if r.escalations:
-            items.extend((DIM_ESCALATION, f"{step}|{reason}", False) for step, reason in escalation_reasons(r))
-            items.append((DIM_ESCALATED, "", True))
-        if r.sensitive:
-            items.extend((DIM_SENSITIVE, c, False) for c in sorted(set(r.sensitive)))
-            reached = {a.tier for a in r.attempts} | ({r.tier} if r.tier else set())
-            items.append((DIM_SENSITIVE_REQ, ",".join(sorted(reached)), True))
+        items = _items(r)
         cost, pt, ct, lat = r.cost_usd, r.prompt_tokens, r.completion_tokens, r.latency_ms
         cells = self.cells
         for res in RESOLUTIONS:
@@ -123,9 +133,39 @@ class Rollup:
                     c[0] += 1
 
     def extend(self, records: Iterable[RequestRecord]) -> Rollup:
-        for r in records:
+        recs = records if isinstance(records, list) else list(records)
+        if not self.cells and recs:
+            starts = _starts(recs[0].ts)
+            if all(_starts(r.ts) == starts for r in recs):
+                self._extend_one_window(recs, starts)
+                return self
+        for r in recs:
             self.add(r)
         return self
+
+    def _extend_one_window(self, recs: list[RequestRecord], starts: tuple[int, ...]) -> None:
+        """Every record falls in the same cell at each resolution (the usual batch: well under a minute),
+        so each resolution's cells get the same additions in the same order: accumulate once, copy."""
+        acc: dict[tuple[str, str, str], list[float]] = {}
+        for r in recs:
+            tier = r.tier or ""
+            for dim, key, sums in _items(r):
+                k = (dim, tier, key)
+                c = acc.get(k)
+                if c is None:
+                    acc[k] = [1, r.cost_usd, r.prompt_tokens, r.completion_tokens, r.latency_ms] if sums \
+                        else [1, 0.0, 0, 0, 0.0]
+                elif sums:
+                    c[0] += 1
+                    c[1] += r.cost_usd
+                    c[2] += r.prompt_tokens
+                    c[3] += r.completion_tokens
+                    c[4] += r.latency_ms
+                else:
+                    c[0] += 1
+        for res, t in zip(RESOLUTIONS, starts, strict=True):
+            for (dim, tier, key), c in acc.items():
+                self.cells[(res, t, dim, tier, key)] = list(c)
 
     def rows(self) -> list[tuple[Any, ...]]:
         """Upsert parameters, sorted by key so concurrent writers lock cells in the same order."""
