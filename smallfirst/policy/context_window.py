@@ -52,9 +52,14 @@ class ContextWindowPolicy(Policy):
 
     def check(self, request: ChatRequest, signals: Signals, tiers: Sequence[str]) -> PolicyResult:
         need = self.needed_tokens(request, signals)
-        fits = tuple(t for t in tiers if (w := self.windows.get(t)) is None or w >= need)
-        if len(fits) == len(tiers):
+        windows = self.windows
+        for t in tiers:  # the usual case, every tier fits: one plain loop, no tuple built
+            w = windows.get(t)
+            if w is not None and w < need:
+                break
+        else:
             return PolicyResult(allowed=tuple(tiers))
+        fits = tuple(t for t in tiers if (w := windows.get(t)) is None or w >= need)
         if not fits:
             largest = max((self.windows.get(t) or 0) for t in tiers) if tiers else 0
             keep = tuple(t for t in tiers if (self.windows.get(t) or 0) == largest)

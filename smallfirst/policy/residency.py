@@ -112,11 +112,12 @@ class ResidencyPolicy(Policy):
         """``(locations, why)``: the locations this request may go to (None = anywhere)."""
         findings = findings if findings is not None else self.findings(request, signals)
         key = self._key(request)
-        classes = {**self.config.classes, **(key.classes if key else {})}
         allowed: frozenset[str] | None = None
         why: list[str] = []
-        by_class = findings.by_class()
-        for cls in sorted(set(findings.data_classes) | set(signals.sensitive_classes)):
+        present = sorted(set(findings.data_classes) | set(signals.sensitive_classes))
+        classes = {**self.config.classes, **(key.classes if key else {})} if present else {}
+        by_class = findings.by_class() if present else {}
+        for cls in present:
             locs = frozenset(classes.get(cls, [ANYWHERE]))
             if ANYWHERE in locs:
                 continue

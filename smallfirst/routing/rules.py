@@ -20,6 +20,7 @@ N_LEVELS = 3
 SIMPLE = frozenset({"classify", "extract", "summarise", "translate", "rewrite", "chat"})
 MODERATE = frozenset({"knowledge", "code", "math"})
 HARD = frozenset({"reasoning"})
+KNOWN = SIMPLE | MODERATE | HARD
 LEVEL_NAMES = ("simple", "moderate", "hard")
 
 
@@ -28,7 +29,7 @@ def complexity(signals: Signals, long_prompt_chars: int) -> tuple[int, list[str]
     task = signals.task_type
     why = [f"task={task}"]
     base_task = task
-    if task not in SIMPLE | MODERATE | HARD:  # a custom task hint: judge by the text
+    if task not in KNOWN:  # a custom task hint: judge by the text
         base_task = str(signals.extra.get("detected_task", "chat")) if signals.extra else "chat"
         why.append(f"looks like {base_task}")
     level = 0 if base_task in SIMPLE else (2 if base_task in HARD else 1)
@@ -58,15 +59,17 @@ class RulesRouter(Router):
         level, why = complexity(signals, self.long_prompt_chars)
         return level_to_index(level, N_LEVELS, len(self.tiers)), why
 
+    def _scores(self, idx: int) -> dict[str, float]:
+        return {t: 1.0 if i >= idx else round(0.3 ** (idx - i), 4) for i, t in enumerate(self.tiers)}
+
     def score(self, request: ChatRequest, signals: Signals) -> Mapping[str, float]:
         idx, _ = self._desired(signals)
-        return {t: 1.0 if i >= idx else round(0.3 ** (idx - i), 4) for i, t in enumerate(self.tiers)}
+        return self._scores(idx)
 
     def choose(self, request: ChatRequest, signals: Signals, tiers: Sequence[str]) -> RouteChoice:
         idx, why = self._desired(signals)
         tier, note = pick_allowed(self.tiers[idx], self.tiers, tiers)
-        return RouteChoice(tier=tier, reason=f"rules: {', '.join(why)} → {tier}{note}",
-                           scores=self.score(request, signals))
+        return RouteChoice(tier=tier, reason=f"rules: {', '.join(why)} → {tier}{note}", scores=self._scores(idx))
 
 
 def from_config(settings: Settings) -> Router:
