@@ -1,23 +1,41 @@
-"""A thin aiohttp client shared by the HTTP backends: one keep-alive session per backend.
+"""The HTTP client shared by the HTTP backends: one keep-alive pool per backend.
 
-The session is created lazily inside the running event loop (aiohttp sessions are bound to a
-loop) and recreated if the backend is used from a different loop. Every failure leaves here as a
-:mod:`smallfirst.core.errors` upstream error, translated by :class:`ErrorContext`.
+Plain ``http://`` upstreams (the local servers, on the hot path) go through the lean client in
+:mod:`smallfirst.backends._raw_http`; ``https://`` APIs go through an aiohttp session. Either is created
+lazily inside the running event loop and recreated if the backend is used from a different loop. Every
+failure leaves here as a :mod:`smallfirst.core.errors` upstream error, translated by :class:`ErrorContext`.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 import orjson
 
+from smallfirst.backends._raw_http import Conn, RawPool, usable
 from smallfirst.backends.errors import ErrorContext
 from smallfirst.core.errors import UpstreamError
 
 _JSON = {"Content-Type": "application/json"}
+_JSON_TYPE = "application/json"
+
+
+async def _split_lines(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    """Body pieces → lines without their line ending (a last line without one is yielded too)."""
+    buf = b""
+    async for data in chunks:
+        buf += data
+        if b"\n" not in data:
+            continue
+        *complete, buf = buf.split(b"\n")
+        for line in complete:
+            yield line[:-1] if line.endswith(b"\r") else line
+    if buf:
+        yield buf
 
 
 class HttpClient:
@@ -29,6 +47,10 @@ class HttpClient:
         self.ctx = ctx
         self._headers = dict(headers)
         self._pool = pool
+        self._timeout_s = timeout_s
+        self._connect_timeout_s = connect_timeout_s
+        self._raw_url = urlsplit(self.base_url) if usable(urlsplit(self.base_url)) else None
+        self._raw_pool: RawPool | None = None
         self._complete_timeout = aiohttp.ClientTimeout(total=timeout_s, sock_connect=connect_timeout_s)
         # streaming: no total limit, but each read (first byte included) must arrive within timeout_s
         self._stream_timeout = aiohttp.ClientTimeout(sock_connect=connect_timeout_s, sock_read=timeout_s)
@@ -50,8 +72,21 @@ class HttpClient:
             self._session, self._loop = s, loop
         return s
 
+    def _raw(self) -> RawPool | None:
+        """The lean pool for a plain-http base URL (None: use aiohttp)."""
+        if self._raw_url is None:
+            return None
+        p = self._raw_pool
+        if p is None or p.loop is not asyncio.get_running_loop():
+            p = RawPool(self._raw_url, self._headers, pool=self._pool, connect_timeout_s=self._connect_timeout_s)
+            self._raw_pool = p
+        return p
+
     async def _json(self, method: str, path: str, data: bytes | None, limits: aiohttp.ClientTimeout) -> Any:
         """One request with a JSON answer: decoded, or a translated error."""
+        raw = self._raw()
+        if raw is not None:
+            return await self._json_raw(raw, method, path, data, limits.total)
         try:
             async with self._client().request(method, self.base_url + path, data=data, headers=_JSON,
                                               timeout=limits) as resp:
@@ -59,6 +94,25 @@ class HttpClient:
                 if resp.status >= 400:
                     raise self.ctx.from_status(resp.status, body, resp.headers)
                 return orjson.loads(body)
+        except UpstreamError:
+            raise
+        except Exception as exc:
+            raise self.ctx.from_exception(exc) from exc
+
+    async def _json_raw(self, raw: RawPool, method: str, path: str, data: bytes | None, total: float | None) -> Any:
+        try:
+            deadline = raw.loop.time() + total if total is not None else None
+            conn = await raw.send(method, path, data, _JSON_TYPE, deadline=deadline, read_timeout=None)
+            try:
+                body = await raw.read(conn, deadline, None)
+            except BaseException:
+                raw.discard(conn)
+                raise
+            status, headers = conn.status, conn.header_map()
+            raw.release(conn)
+            if status >= 400:
+                raise self.ctx.from_status(status, body, headers)
+            return orjson.loads(body)
         except UpstreamError:
             raise
         except Exception as exc:
@@ -75,29 +129,52 @@ class HttpClient:
 
     async def lines(self, path: str, payload: Mapping[str, Any]) -> AsyncIterator[bytes]:
         """POST, then yield the response body line by line (without the line ending)."""
+        raw = self._raw()
+        source = self._raw_chunks(raw, path, payload) if raw is not None else self._aiohttp_chunks(path, payload)
         got_bytes = False
         try:
-            async with self._client().post(self.base_url + path, data=orjson.dumps(payload), headers=_JSON,
-                                           timeout=self._stream_timeout) as resp:
-                if resp.status >= 400:
-                    raise self.ctx.from_status(resp.status, await resp.read(), resp.headers)
-                buf = b""
-                async for data in resp.content.iter_any():
-                    got_bytes = True
-                    buf += data
-                    if b"\n" not in data:
-                        continue
-                    *complete, buf = buf.split(b"\n")
-                    for line in complete:
-                        yield line[:-1] if line.endswith(b"\r") else line
-                if buf:
-                    yield buf
+            async for line in _split_lines(source):
+                got_bytes = True
+                yield line
         except UpstreamError:
             raise
         except Exception as exc:
             raise self.ctx.from_exception(exc, streamed=got_bytes) from exc
+        finally:
+            await source.aclose()
+
+    async def _aiohttp_chunks(self, path: str, payload: Mapping[str, Any]) -> AsyncGenerator[bytes, None]:
+        async with self._client().post(self.base_url + path, data=orjson.dumps(payload), headers=_JSON,
+                                       timeout=self._stream_timeout) as resp:
+            if resp.status >= 400:
+                raise self.ctx.from_status(resp.status, await resp.read(), resp.headers)
+            async for data in resp.content.iter_any():
+                yield data
+
+    async def _raw_chunks(self, raw: RawPool, path: str, payload: Mapping[str, Any]) -> AsyncGenerator[bytes, None]:
+        read = self._timeout_s  # no total limit, but each read (first byte included) within timeout_s
+        conn: Conn | None = await raw.send("POST", path, orjson.dumps(payload), _JSON_TYPE, deadline=None,
+                                           read_timeout=read)
+        assert conn is not None
+        try:
+            if conn.status >= 400:
+                body = await raw.read(conn, None, read)
+                status, headers = conn.status, conn.header_map()
+                raw.release(conn)
+                conn = None
+                raise self.ctx.from_status(status, body, headers)
+            async for data in raw.chunks(conn, read):
+                yield data
+            raw.release(conn)
+            conn = None
+        finally:
+            if conn is not None:
+                raw.discard(conn)
 
     async def aclose(self) -> None:
+        p, self._raw_pool = self._raw_pool, None
+        if p is not None:
+            p.close()
         s, self._session = self._session, None
         if s is not None and not s.closed:
             await s.close()

@@ -19,6 +19,7 @@ from typing import Any
 import aiohttp
 import orjson
 
+from smallfirst.backends._raw_http import BadResponse, PayloadCut, ServerDisconnected
 from smallfirst.core.errors import (
     ContextWindowExceededError,
     StreamInterruptedError,
@@ -175,10 +176,12 @@ class ErrorContext:
             return self.from_vendor(exc.status, exc.message, None, exc.headers or {})
         if isinstance(exc, aiohttp.ClientConnectorError | ConnectionRefusedError):
             return UpstreamUnavailableError(self._msg(f"cannot connect to {self.url}"), hint=self.start_hint)
-        if isinstance(exc, aiohttp.ServerDisconnectedError):
+        if isinstance(exc, BadResponse):
+            return UpstreamError(self._msg(str(exc)), hint="is base_url an HTTP server of the configured kind?")
+        if isinstance(exc, aiohttp.ServerDisconnectedError | ServerDisconnected):
             return UpstreamUnavailableError(self._msg("the server closed the connection before answering"),
                                             hint=self.start_hint)
-        if isinstance(exc, aiohttp.ClientPayloadError):
+        if isinstance(exc, aiohttp.ClientPayloadError | PayloadCut):
             return StreamInterruptedError(self._msg("the connection was cut before the response ended"),
                                           hint="the upstream dropped the connection: retry, or check its logs")
         if isinstance(exc, orjson.JSONDecodeError | UnicodeDecodeError):
