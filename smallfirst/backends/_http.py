@@ -18,6 +18,7 @@ import orjson
 
 from smallfirst.backends._raw_http import Conn, RawPool, usable
 from smallfirst.backends.errors import ErrorContext
+from smallfirst.backends.sse import SseDecoder
 from smallfirst.core.errors import UpstreamError
 
 _JSON = {"Content-Type": "application/json"}
@@ -127,15 +128,39 @@ class HttpClient:
         data = orjson.dumps(payload) if payload is not None else None
         return await self._json(method, path, data, self._health_timeout)
 
-    async def lines(self, path: str, payload: Mapping[str, Any]) -> AsyncIterator[bytes]:
-        """POST, then yield the response body line by line (without the line ending)."""
+    def _chunks(self, path: str, payload: Mapping[str, Any]) -> AsyncGenerator[bytes, None]:
         raw = self._raw()
-        source = self._raw_chunks(raw, path, payload) if raw is not None else self._aiohttp_chunks(path, payload)
+        return self._raw_chunks(raw, path, payload) if raw is not None else self._aiohttp_chunks(path, payload)
+
+    async def lines(self, path: str, payload: Mapping[str, Any]) -> AsyncGenerator[bytes, None]:
+        """POST, then yield the response body line by line (without the line ending). Close it (``aclosing``)
+        when leaving early, so the connection goes back to the pool at once."""
+        source = self._chunks(path, payload)
         got_bytes = False
         try:
             async for line in _split_lines(source):
                 got_bytes = True
                 yield line
+        except UpstreamError:
+            raise
+        except Exception as exc:
+            raise self.ctx.from_exception(exc, streamed=got_bytes) from exc
+        finally:
+            await source.aclose()
+
+    async def sse(self, path: str, payload: Mapping[str, Any]) -> AsyncGenerator[bytes, None]:
+        """POST, then yield the ``data`` payload of each server-sent event (see :mod:`.sse`). Close it
+        (``aclosing``) when leaving early, so the connection goes back to the pool at once."""
+        source = self._chunks(path, payload)
+        decoder = SseDecoder()
+        got_bytes = False
+        try:
+            async for data in source:
+                got_bytes = True
+                for event in decoder.feed(data):
+                    yield event
+            for event in decoder.end():
+                yield event
         except UpstreamError:
             raise
         except Exception as exc:
@@ -168,8 +193,11 @@ class HttpClient:
             raw.release(conn)
             conn = None
         finally:
-            if conn is not None:
-                raw.discard(conn)
+            if conn is not None:  # left early: a body that has fully arrived still frees its connection
+                if conn.complete and not conn.chunks:
+                    raw.release(conn)
+                else:
+                    raw.discard(conn)
 
     async def aclose(self) -> None:
         p, self._raw_pool = self._raw_pool, None
@@ -178,19 +206,3 @@ class HttpClient:
         s, self._session = self._session, None
         if s is not None and not s.closed:
             await s.close()
-
-
-async def sse_data(lines: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
-    """Server-sent events → the ``data`` payload of each event (multi-line data joined by newlines)."""
-    parts: list[bytes] = []
-    async for line in lines:
-        if not line:
-            if parts:
-                yield parts[0] if len(parts) == 1 else b"\n".join(parts)
-                parts = []
-        elif line.startswith(b"data:"):
-            value = line[5:]
-            parts.append(value[1:] if value.startswith(b" ") else value)
-        # "event:", "id:", "retry:" and ":" comments carry nothing the payload does not
-    if parts:
-        yield parts[0] if len(parts) == 1 else b"\n".join(parts)

@@ -9,12 +9,13 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import AsyncIterator
+from contextlib import aclosing
 from dataclasses import replace
 from typing import Any
 
 import orjson
 
-from smallfirst.backends._http import HttpClient, sse_data
+from smallfirst.backends._http import HttpClient
 from smallfirst.backends.anthropic_map import StreamTranslator, from_anthropic, to_anthropic
 from smallfirst.backends.errors import ErrorContext, anthropic_event_error
 from smallfirst.config.schema import EndpointConfig
@@ -82,20 +83,21 @@ class AnthropicBackend(Backend):
         body, mode = to_anthropic(request, self.model, stream=True, default_max_tokens=DEFAULT_MAX_TOKENS)
         state = StreamTranslator(mode)
         yielded = False
-        async for data in sse_data(self._http.lines(self._prefix + "/messages", body)):
-            try:
-                event = orjson.loads(data)
-            except orjson.JSONDecodeError:
-                raise self._ctx.bad_shape(f"SSE data is not JSON: {data[:80]!r}") from None
-            if event.get("type") == "error":
-                err = anthropic_event_error(self._ctx, event.get("error") or {})
-                raise StreamInterruptedError(err.message, hint=err.hint) if yielded else err
-            chunk = state.feed(event)
-            if chunk is not None:
-                yielded = True
-                yield chunk
-            if state.finished:
-                return
+        async with aclosing(self._http.sse(self._prefix + "/messages", body)) as events:
+            async for data in events:
+                try:
+                    event = orjson.loads(data)
+                except orjson.JSONDecodeError:
+                    raise self._ctx.bad_shape(f"SSE data is not JSON: {data[:80]!r}") from None
+                if event.get("type") == "error":
+                    err = anthropic_event_error(self._ctx, event.get("error") or {})
+                    raise StreamInterruptedError(err.message, hint=err.hint) if yielded else err
+                chunk = state.feed(event)
+                if chunk is not None:
+                    yielded = True
+                    yield chunk
+                if state.finished:
+                    return
         raise self._ctx.incomplete_stream()
 
     async def health(self) -> dict[str, Any]:

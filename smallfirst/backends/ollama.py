@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import AsyncIterator, Mapping
+from contextlib import aclosing
 from dataclasses import replace
 from typing import Any
 
@@ -195,31 +196,32 @@ class OllamaBackend(Backend):
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[ChatChunk]:
         first, had_calls = True, False
-        async for line in self._http.lines("/api/chat", self.payload(request, True)):
-            if not line.strip():
-                continue
-            try:
-                data = orjson.loads(line)
-            except orjson.JSONDecodeError:
-                raise self._ctx.bad_shape(f"NDJSON line is not JSON: {line[:80]!r}") from None
-            if "error" in data:
-                err = message_error(self._ctx, str(data["error"]))
-                raise err if first else StreamInterruptedError(err.message, hint=err.hint)
-            msg = data.get("message") or {}
-            delta: dict[str, Any] = {"role": "assistant"} if first else {}
-            if msg.get("content"):
-                delta["content"] = msg["content"]
-            if msg.get("tool_calls"):
-                delta["tool_calls"] = _tool_calls(msg["tool_calls"], with_index=True)
-                had_calls = True
-            lp = _logprobs(data.get("logprobs"))
-            if data.get("done"):
-                yield ChatChunk(delta=delta, finish_reason=_finish(data, had_calls), usage=_usage(data),
-                                logprobs=lp)
-                return
-            if delta:
-                first = False
-                yield ChatChunk(delta=delta, logprobs=lp)
+        async with aclosing(self._http.lines("/api/chat", self.payload(request, True))) as lines:
+            async for line in lines:
+                if not line.strip():
+                    continue
+                try:
+                    data = orjson.loads(line)
+                except orjson.JSONDecodeError:
+                    raise self._ctx.bad_shape(f"NDJSON line is not JSON: {line[:80]!r}") from None
+                if "error" in data:
+                    err = message_error(self._ctx, str(data["error"]))
+                    raise err if first else StreamInterruptedError(err.message, hint=err.hint)
+                msg = data.get("message") or {}
+                delta: dict[str, Any] = {"role": "assistant"} if first else {}
+                if msg.get("content"):
+                    delta["content"] = msg["content"]
+                if msg.get("tool_calls"):
+                    delta["tool_calls"] = _tool_calls(msg["tool_calls"], with_index=True)
+                    had_calls = True
+                lp = _logprobs(data.get("logprobs"))
+                if data.get("done"):
+                    yield ChatChunk(delta=delta, finish_reason=_finish(data, had_calls), usage=_usage(data),
+                                    logprobs=lp)
+                    return
+                if delta:
+                    first = False
+                    yield ChatChunk(delta=delta, logprobs=lp)
         raise self._ctx.incomplete_stream()
 
     async def health(self) -> dict[str, Any]:

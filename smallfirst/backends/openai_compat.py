@@ -11,12 +11,13 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import AsyncIterator
+from contextlib import aclosing
 from dataclasses import replace
 from typing import Any
 
 import orjson
 
-from smallfirst.backends._http import HttpClient, sse_data
+from smallfirst.backends._http import HttpClient
 from smallfirst.backends.errors import ErrorContext
 from smallfirst.backends.presets import Preset, preset
 from smallfirst.config.schema import EndpointConfig
@@ -139,32 +140,33 @@ class OpenAICompatBackend(Backend):
         pending: ChatChunk | None = None  # the finish chunk, held until usage arrives
         usage: Usage | None = None
         done = yielded = False
-        async for data in sse_data(self._http.lines("/chat/completions", self._payload(request, True))):
-            if data == b"[DONE]":
-                done = True
-                break
-            try:
-                obj = orjson.loads(data)
-            except orjson.JSONDecodeError:
-                raise self._ctx.bad_shape(f"SSE data is not JSON: {data[:80]!r}") from None
-            if "error" in obj:
-                raise self._stream_error(obj, yielded)
-            usage = _usage(obj.get("usage")) or usage
-            choices = obj.get("choices")
-            if not choices:
-                continue
-            c = choices[0]
-            chunk = ChatChunk(delta=c.get("delta") or {}, finish_reason=c.get("finish_reason"),
-                              logprobs=c.get("logprobs"))
-            if pending is not None:
-                yielded = True
-                yield pending
-                pending = None
-            if chunk.finish_reason is not None:
-                pending = chunk
-            else:
-                yielded = True
-                yield chunk
+        async with aclosing(self._http.sse("/chat/completions", self._payload(request, True))) as events:
+            async for data in events:
+                if data == b"[DONE]":
+                    done = True
+                    break
+                try:
+                    obj = orjson.loads(data)
+                except orjson.JSONDecodeError:
+                    raise self._ctx.bad_shape(f"SSE data is not JSON: {data[:80]!r}") from None
+                if "error" in obj:
+                    raise self._stream_error(obj, yielded)
+                usage = _usage(obj.get("usage")) or usage
+                choices = obj.get("choices")
+                if not choices:
+                    continue
+                c = choices[0]
+                chunk = ChatChunk(delta=c.get("delta") or {}, finish_reason=c.get("finish_reason"),
+                                  logprobs=c.get("logprobs"))
+                if pending is not None:
+                    yielded = True
+                    yield pending
+                    pending = None
+                if chunk.finish_reason is not None:
+                    pending = chunk
+                else:
+                    yielded = True
+                    yield chunk
         if pending is None:
             if not done:
                 raise self._ctx.incomplete_stream()

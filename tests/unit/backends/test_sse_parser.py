@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 
-from smallfirst.backends._http import sse_data
+from smallfirst.backends.sse import SseDecoder, sse_data
 
 
 def parse(lines: list[bytes]) -> list[bytes]:
@@ -35,3 +35,15 @@ def test_last_event_without_trailing_blank_line_is_kept() -> None:
 
 def test_only_one_leading_space_is_stripped() -> None:
     assert parse([b"data:  two spaces", b""]) == [b" two spaces"]
+
+
+def test_the_incremental_decoder_agrees_with_the_line_parser_at_any_split() -> None:
+    body = (b": ping\r\n\r\nevent: message_start\r\ndata: {\"a\":1}\r\n\r\ndata: first\ndata: second\n\n"
+            b"id: 7\ndata:{\"b\":2}\n\ndata: [DONE]\n\ndata: tail")
+    want = parse(body.replace(b"\r\n", b"\n").split(b"\n"))
+    assert want == [b'{"a":1}', b"first\nsecond", b'{"b":2}', b"[DONE]", b"tail"]
+    for i in range(len(body) + 1):
+        for j in range(i, len(body) + 1, 7):
+            d = SseDecoder()
+            got = d.feed(body[:i]) + d.feed(body[i:j]) + d.feed(body[j:]) + d.end()
+            assert got == want, (i, j)
