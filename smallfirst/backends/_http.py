@@ -79,6 +79,8 @@ class HttpClient:
             return None
         p = self._raw_pool
         if p is None or p.loop is not asyncio.get_running_loop():
+            if p is not None and not p.loop.is_closed() and not p.loop.is_running():
+                p.close()  # idle connections of a finished loop (a CLI run that called asyncio.run twice)
             p = RawPool(self._raw_url, self._headers, pool=self._pool, connect_timeout_s=self._connect_timeout_s)
             self._raw_pool = p
         return p
