@@ -10,6 +10,7 @@ import itertools
 import os
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 
 from smallfirst.core.errors import (
     ModelNotFoundError,
@@ -96,6 +97,7 @@ class Engine:
     def plan(self, request: ChatRequest, ctx: RequestContext) -> Plan:
         sig = self._signals(request)
         ctx.signals = sig
+        ctx.request = request
         names = [t.name for t in self.tiers]
         allowed = names
         pinned = False
@@ -312,7 +314,7 @@ class Engine:
             tier=decision.tier if decision else None, model=decision.model if decision else None,
             endpoint=decision.endpoint if decision else None, status=status,
             error_code=error.code if error else None, reason=ctx.reason or (error.message if error else ""),
-            escalations=tuple(ctx.escalations), attempts=tuple(ctx.attempts), prompt_tokens=u.prompt_tokens,
+            escalations=tuple(ctx.escalations), attempts=self._logged_attempts(ctx), prompt_tokens=u.prompt_tokens,
             completion_tokens=u.completion_tokens, cost_usd=sum(a.cost_usd for a in ctx.attempts),
             latency_ms=ctx.elapsed_ms(), ttft_ms=ctx.ttft_ms, stream=ctx.stream,
             task_type=sig.task_type if sig else None, sensitive=tuple(sensitive), sensitive_entities=_entities(sig),
@@ -322,6 +324,27 @@ class Engine:
         self.store.record(row)
         for observe in self.observers:
             observe(row)
+
+    def _logged_attempts(self, ctx: RequestContext) -> tuple[Attempt, ...]:
+        """The attempts as logged: one that reached a masking endpoint (a backend with ``redaction``, see
+        smallfirst.policy.redacting) carries the entity types and counts it masked."""
+        attempts = tuple(ctx.attempts)
+        if ctx.request is None or all(a.location == "local" for a in attempts):
+            return attempts
+        out: list[Attempt] = []
+        masked: dict[tuple[str, str], tuple[tuple[str, int], ...] | None] = {}
+        for a in attempts:
+            tier = self._by_tier.get(a.tier)
+            ep = next((e for e in tier.endpoints if e.backend.name == a.endpoint), None) if tier else None
+            redaction = getattr(ep.backend, "redaction", None) if ep is not None and a.location != "local" else None
+            if redaction is not None:
+                key = (a.tier, a.endpoint)
+                if key not in masked:
+                    masked[key] = redaction(ctx.request)
+                if masked[key]:
+                    a = replace(a, redacted=masked[key])
+            out.append(a)
+        return tuple(out)
 
     async def aclose(self) -> None:
         for t in self.tiers:

@@ -7,7 +7,7 @@ import time
 from dataclasses import dataclass, field
 
 from smallfirst.core.tiers import Endpoint, Tier
-from smallfirst.core.types import Attempt, Signals
+from smallfirst.core.types import Attempt, ChatRequest, Signals
 
 
 @dataclass(slots=True)
@@ -20,6 +20,7 @@ class RequestContext:
     requested_model: str = ""
     stream: bool = False
     signals: Signals | None = None
+    request: ChatRequest | None = None  # as planned; the log asks masking endpoints what they masked in it
     reason: str = ""
     attempts: list[Attempt] = field(default_factory=list)
     escalations: list[str] = field(default_factory=list)

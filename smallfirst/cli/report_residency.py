@@ -43,22 +43,26 @@ def print_evidence(e: Mapping[str, Any]) -> None:
         CLASS_HEAD,
         ENTITY_HEAD,
         LEFT_HEAD,
+        REDACTED_HEAD,
         SERVED_HEAD,
         class_rows,
         entity_rows,
         left_rows,
         outcome_line,
+        redacted_rows,
         served_rows,
     )
 
     con = Console()
     con.print(f"[bold]smallfirst residency evidence[/]  {e['range']['since']} → {e['range']['until']}")
-    style = "bold green" if e["left_host"] == 0 and e["unverified"] == 0 else "bold red"
+    style = "bold red" if e["left_host_unredacted"] or e["unverified"] else \
+        "bold yellow" if e["left_host_redacted"] else "bold green"
     con.print(f"[{style}]{e['statement']}[/]")
     con.print(f"{e['sensitive_requests']:,} of {e['requests']:,} logged requests were sensitive: {outcome_line(e)}")
     for title, head, rows in (("By data class", CLASS_HEAD, class_rows(e)), ("By entity type", ENTITY_HEAD,
                                                                              entity_rows(e)),
                               ("Served by", SERVED_HEAD, served_rows(e)),
+                              ("Masked before leaving this host", REDACTED_HEAD, redacted_rows(e)),
                               ("Requests that left this host", LEFT_HEAD, left_rows(e))):
         if not rows:
             continue
@@ -80,8 +84,9 @@ def residency(
     json_out: Annotated[Path | None, typer.Option("--json", help="write the evidence JSON (the admin API's)")
                         ] = None,
     html: Annotated[Path | None, typer.Option(help="write a standalone HTML page")] = None,
-    check: Annotated[bool, typer.Option("--check", help="exit 1 when any sensitive request left this host or "
-                                                        "cannot be verified")] = False,
+    check: Annotated[bool, typer.Option("--check", help="exit 1 when any sensitive request left this host "
+                                                        "unredacted or cannot be verified")] = False,
+    strict: Annotated[bool, typer.Option("--strict", help="with --check: exit 1 on redacted egress too")] = False,
 ) -> None:
     """Sensitive requests by data class and entity type, where they were served, and how many left this host."""
     e = evidence_for(config, log, since, until)
@@ -94,5 +99,5 @@ def residency(
 
         html.write_text(render_residency_html(e), encoding="utf-8")
         typer.echo(f"wrote {html}")
-    if check and (e["left_host"] or e["unverified"]):
+    if check and (e["left_host_unredacted"] or e["unverified"] or (strict and e["left_host"])):
         raise typer.Exit(1)

@@ -162,6 +162,8 @@ class Attempt:
     cost_usd: float = 0.0
     usage: Usage = Usage()
     location: str = ""  # where the endpoint sends data ("local", "eu", "remote" …); "" in rows logged before
+    # sent masked (smallfirst.policy.redacting): (entity type, distinct values masked); None = sent as is
+    redacted: tuple[tuple[str, int], ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,6 +7,11 @@ rejected by the cascade's check, a verifier or sample call, or the answer — we
 than ``local``. Attempts logged before locations were recorded have none; requests with such
 attempts are counted as ``unverified``, never as local.
 
+An attempt sent masked (``residency.redaction``: the remote endpoint saw placeholders) is logged with
+the entity types and counts it masked. A request that left the host is ``redacted`` when every attempt
+that left was masked, else ``unredacted``; ``--check`` fails on unredacted egress (and unverified
+requests), not on redacted egress, which only happens where the classes allow the location.
+
 The log holds entity types and counts for sensitive requests, never their text, and so does this
 report. It reads the log through the ``Store`` protocol in pages (``query(since, until, limit)``),
 so memory stays flat over any range.
@@ -22,6 +27,7 @@ from typing import Any
 
 from smallfirst.core.protocols import Store
 from smallfirst.core.types import RequestRecord
+from smallfirst.store.rollup import EGRESS_REDACTED, EGRESS_UNREDACTED, EGRESS_UNVERIFIED, egress_of
 
 LOCAL = "local"
 UNKNOWN = "unknown"  # an attempt logged before attempt locations were recorded
@@ -56,6 +62,15 @@ def attempt_locations(r: RequestRecord) -> list[str]:
     return [a.location or UNKNOWN for a in r.attempts]
 
 
+def _masked(r: RequestRecord) -> dict[str, int]:
+    """Entity types and distinct values masked on the request's masked attempts (the most any one masked)."""
+    out: dict[str, int] = {}
+    for a in r.attempts:
+        for entity, n in a.redacted or ():
+            out[entity] = max(out.get(entity, 0), n)
+    return out
+
+
 def _iso(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -71,6 +86,7 @@ class _Class:
     blocked: int = 0
     failed: int = 0
     left_host: int = 0
+    left_redacted: int = 0
     tiers: dict[str, int] = field(default_factory=dict)
     locations: dict[str, int] = field(default_factory=dict)
 
@@ -84,6 +100,8 @@ class Evidence:
     requests: int = 0
     sensitive: int = 0
     left_host: int = 0
+    left_redacted: int = 0  # left, every attempt that left masked
+    left_unredacted: int = 0  # left, at least one attempt that left sent as is
     unverified: int = 0
     served: int = 0
     blocked: int = 0
@@ -93,6 +111,7 @@ class Evidence:
     entities: dict[str, list[int]] = field(default_factory=dict)  # entity -> [requests, occurrences]
     served_by: Counter[tuple[str, str, str]] = field(default_factory=Counter)  # (tier, endpoint, location)
     attempts_by_location: Counter[str] = field(default_factory=Counter)
+    masked: Counter[str] = field(default_factory=Counter)  # entity -> distinct values masked, redacted requests
     left: list[dict[str, Any]] = field(default_factory=list)
     residency_blocked_other: int = 0  # non-sensitive requests the residency header / key kept from every tier
 
@@ -106,13 +125,22 @@ class Evidence:
         locs = attempt_locations(r)
         self.attempts_by_location.update(locs)
         away = sorted({loc for loc in locs if loc not in (LOCAL, UNKNOWN)})
-        if away:
+        egress = egress_of(r)
+        redacted = egress == EGRESS_REDACTED
+        if egress in (EGRESS_REDACTED, EGRESS_UNREDACTED):
             self.left_host += 1
+            masked = _masked(r)
+            if redacted:
+                self.left_redacted += 1
+                self.masked.update(masked)
+            else:
+                self.left_unredacted += 1
             if len(self.left) < MAX_LISTED:
                 self.left.append({"request_id": r.request_id, "ts": r.ts, "time": _iso(r.ts),
                                   "classes": list(r.sensitive), "locations": away,
-                                  "tiers": sorted({a.tier for a in r.attempts if a.location in away})})
-        elif UNKNOWN in locs:
+                                  "tiers": sorted({a.tier for a in r.attempts if a.location in away}),
+                                  "redacted": redacted, "masked": dict(sorted(masked.items()))})
+        elif egress == EGRESS_UNVERIFIED:
             self.unverified += 1
         answered = r.status == 200 and r.tier is not None
         answer_loc = self._answer_location(r) if answered else None
@@ -128,6 +156,7 @@ class Evidence:
             c = self.classes.setdefault(cls, _Class())
             c.requests += 1
             c.left_host += 1 if away else 0
+            c.left_redacted += 1 if redacted else 0
             if answered:
                 c.served += 1
                 _bump(c.tiers, r.tier or "")
@@ -151,6 +180,8 @@ class Evidence:
 
     def statement(self) -> str:
         s = f"{self.left_host:,} of {self.sensitive:,} sensitive requests left this host"
+        if self.left_redacted:
+            s += f" ({self.left_redacted:,} redacted, {self.left_unredacted:,} unredacted)"
         if self.unverified:
             s += (f"; {self.unverified:,} more cannot be verified (logged before attempt locations were "
                   "recorded)")
@@ -166,13 +197,16 @@ class Evidence:
             "requests": self.requests,
             "sensitive_requests": self.sensitive,
             "left_host": self.left_host,
+            "left_host_redacted": self.left_redacted,
+            "left_host_unredacted": self.left_unredacted,
             "unverified": self.unverified,
             "statement": self.statement(),
             "outcomes": {"served": self.served, "blocked_by_policy": self.blocked,
                          "blocked_after_local_failure": self.blocked_after_failure,
                          "failed": dict(sorted(self.failed.items()))},
             "by_class": [{"class": k, "requests": c.requests, "served": c.served, "blocked_by_policy": c.blocked,
-                          "failed": c.failed, "left_host": c.left_host, "tiers": dict(sorted(c.tiers.items())),
+                          "failed": c.failed, "left_host": c.left_host, "left_host_redacted": c.left_redacted,
+                          "tiers": dict(sorted(c.tiers.items())),
                           "locations": dict(sorted(c.locations.items()))}
                          for k, c in sorted(self.classes.items(), key=lambda kv: (-kv[1].requests, kv[0]))],
             "by_entity": [{"entity": e, "class": data_class_of(e), "requests": v[0], "occurrences": v[1]}
@@ -180,12 +214,15 @@ class Evidence:
             "served_by": [{"tier": t, "endpoint": ep, "location": loc, "requests": n}
                           for (t, ep, loc), n in sorted(self.served_by.items(), key=lambda kv: (-kv[1], kv[0]))],
             "attempts_by_location": dict(sorted(self.attempts_by_location.items())),
+            "redacted_entities": dict(sorted(self.masked.items())),
             "left_host_requests": self.left,
             "residency_blocked_non_sensitive": self.residency_blocked_other,
             "notes": [
                 "a request left this host when any attempt (failed, rejected by the cascade check, verifier or "
                 "sample call, or the answer) went to an endpoint whose location is not local",
                 "locations are those logged with each attempt, not today's configuration",
+                "a request that left this host counts as redacted when every attempt that left was sent masked "
+                "(residency.redaction); the log keeps the entity types and counts masked, never the values",
                 "the log holds entity types and counts for sensitive requests, never their text",
             ],
         }

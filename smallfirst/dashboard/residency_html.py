@@ -13,16 +13,17 @@ def _pairs(d: Mapping[str, int]) -> str:
     return ", ".join(f"{k} {v:,}" for k, v in d.items()) or "–"
 
 
-CLASS_HEAD = ["class", "requests", "served", "blocked (503 policy)", "failed", "left host", "served by tier",
-              "served at location"]
+CLASS_HEAD = ["class", "requests", "served", "blocked (503 policy)", "failed", "left host", "of them redacted",
+              "served by tier", "served at location"]
 ENTITY_HEAD = ["entity type", "class", "requests", "occurrences"]
 SERVED_HEAD = ["tier", "endpoint", "location", "requests"]
-LEFT_HEAD = ["request id", "time", "classes", "locations", "tiers"]
+LEFT_HEAD = ["request id", "time", "classes", "locations", "tiers", "redacted"]
 
 
 def class_rows(e: Mapping[str, Any]) -> list[list[Any]]:
     return [[c["class"], f"{c['requests']:,}", f"{c['served']:,}", f"{c['blocked_by_policy']:,}",
-             f"{c['failed']:,}", f"{c['left_host']:,}", _pairs(c["tiers"]), _pairs(c["locations"])]
+             f"{c['failed']:,}", f"{c['left_host']:,}", f"{c['left_host_redacted']:,}", _pairs(c["tiers"]),
+             _pairs(c["locations"])]
             for c in e["by_class"]]
 
 
@@ -35,8 +36,21 @@ def served_rows(e: Mapping[str, Any]) -> list[list[Any]]:
 
 
 def left_rows(e: Mapping[str, Any]) -> list[list[Any]]:
-    return [[x["request_id"], x["time"], ", ".join(x["classes"]), ", ".join(x["locations"]), ", ".join(x["tiers"])]
-            for x in e["left_host_requests"]]
+    return [[x["request_id"], x["time"], ", ".join(x["classes"]), ", ".join(x["locations"]), ", ".join(x["tiers"]),
+             _masked_cell(x)] for x in e["left_host_requests"]]
+
+
+def _masked_cell(x: Mapping[str, Any]) -> str:
+    """``masked: email 2, iban 1`` for a request that left redacted; ``no`` when it left as is."""
+    return "masked: " + _pairs(x["masked"]) if x["redacted"] else "no"
+
+
+REDACTED_HEAD = ["entity type", "values masked"]
+
+
+def redacted_rows(e: Mapping[str, Any]) -> list[list[Any]]:
+    """What requests that left redacted had masked: entity types and counts of distinct values."""
+    return [[k, f"{v:,}"] for k, v in e["redacted_entities"].items()]
 
 
 def outcome_line(e: Mapping[str, Any]) -> str:
@@ -50,8 +64,8 @@ def outcome_line(e: Mapping[str, Any]) -> str:
 
 def render_residency_html(e: Mapping[str, Any], title: str = "smallfirst residency evidence") -> str:
     rg = e["range"]
-    ok = e["left_host"] == 0 and e["unverified"] == 0
-    colour = "#16a085" if ok else "#c0392b"
+    bad = e["left_host_unredacted"] or e["unverified"]
+    colour = "#c0392b" if bad else "#b9770e" if e["left_host_redacted"] else "#16a085"
     parts = [f"<!doctype html><html lang=en><head><meta charset=utf-8><title>{html.escape(title)}</title>"
              f"<style>{_CSS}</style></head><body><h1>{html.escape(title)}</h1>",
              f"<p class=muted>{html.escape(rg['since'])} → {html.escape(rg['until'])} · generated "
@@ -65,6 +79,8 @@ def render_residency_html(e: Mapping[str, Any], title: str = "smallfirst residen
     parts.append("<h2>Served by</h2>" + _table(SERVED_HEAD, served_rows(e)))
     parts.append("<h2>Attempts by location</h2>" + _table(
         ["location", "attempts"], [[k, f"{v:,}"] for k, v in e["attempts_by_location"].items()]))
+    if e["redacted_entities"]:
+        parts.append("<h2>Masked before leaving this host</h2>" + _table(REDACTED_HEAD, redacted_rows(e)))
     if e["left_host_requests"]:
         parts.append("<h2>Requests that left this host</h2>" + _table(LEFT_HEAD, left_rows(e)))
     parts.append("".join(f"<p class=muted>{html.escape(n)}</p>" for n in e["notes"]) + "</body></html>")

@@ -20,6 +20,7 @@ from smallfirst.config.schema import Settings
 from smallfirst.core.errors import BadRequestError
 from smallfirst.core.types import Price, Usage
 from smallfirst.store.rollup import (
+    DIM_EGRESS,
     DIM_ESCALATED,
     DIM_ESCALATION,
     DIM_LATENCY,
@@ -29,6 +30,10 @@ from smallfirst.store.rollup import (
     DIM_STATUS,
     DIM_TASK,
     DIM_TTFT,
+    EGRESS_KEYS,
+    EGRESS_REDACTED,
+    EGRESS_UNREDACTED,
+    EGRESS_UNVERIFIED,
     bucket_mid,
 )
 
@@ -263,11 +268,11 @@ def overview(summary: Mapping[str, Any], view: View) -> dict[str, Any]:
             task["by_tier"][tier] = task["by_tier"].get(tier, 0) + n
     top_tasks = sorted(tasks.values(), key=lambda d: (-d["count"], d["task_type"]))[:10]
 
-    sensitive = left = 0
-    for _, _tier, key, n, *_ in facets[DIM_SENSITIVE_REQ]:
-        sensitive += n
-        touched = [t for t in key.split(",") if t]
-        left += n if any(t not in view.local for t in touched) else 0
+    sensitive = sum(f[3] for f in facets[DIM_SENSITIVE_REQ])
+    # where the data went, from the locations logged with each attempt (not today's tier config)
+    egress = dict.fromkeys(EGRESS_KEYS, 0)
+    for _, _tier, key, n, *_ in facets[DIM_EGRESS]:
+        egress[key] = egress.get(key, 0) + n
     classes: dict[str, dict[str, Any]] = {}
     for _, tier, key, n, *_ in facets[DIM_SENSITIVE]:
         cl = classes.setdefault(key, {"class": key, "count": 0, "tiers": {}})
@@ -297,7 +302,11 @@ def overview(summary: Mapping[str, Any], view: View) -> dict[str, Any]:
         "status": [{"status": c, "count": n} for c, n in sorted(status.items())],
         "models": sorted(({"tier": tier, "model": key, "count": n, "cost_usd": round(c, 8)}
                           for _, tier, key, n, c, *_ in facets[DIM_MODEL]), key=lambda d: -d["count"]),
-        "residency": {"sensitive_requests": sensitive, "left_host": left,
+        "residency": {"sensitive_requests": sensitive,
+                      "left_host": egress[EGRESS_REDACTED] + egress[EGRESS_UNREDACTED],
+                      "left_host_redacted": egress[EGRESS_REDACTED],
+                      "left_host_unredacted": egress[EGRESS_UNREDACTED],
+                      "unverified": egress[EGRESS_UNVERIFIED],
                       "by_class": sorted(classes.values(), key=lambda d: -d["count"])},
         "notes": [PERCENTILE_NOTE, "cost savings price every request's tokens at the baseline model"],
     }

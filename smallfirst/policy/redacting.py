@@ -5,6 +5,9 @@ widens the allowed set). When ``residency.redaction`` (or a key's override) is o
 is replaced by a placeholder before the request leaves the host, and the placeholders in the answer —
 text and tool-call arguments, streamed or not — are put back. Every call to the endpoint goes through
 this wrapper: first answers, fallbacks, escalations, and the cascade's sample and verifier calls.
+
+The request log marks each attempt that left masked: the engine asks :meth:`RedactingBackend.redaction`
+and logs the entity types and counts masked (never the values) with the attempt.
 """
 
 from __future__ import annotations
@@ -48,6 +51,16 @@ class RedactingBackend(Backend):
     @property
     def capabilities(self) -> Capabilities:
         return self.inner.capabilities
+
+    def redaction(self, request: ChatRequest) -> tuple[tuple[str, int], ...] | None:
+        """What this endpoint masks in ``request``: ``(entity type, distinct values)`` pairs, or None when it
+        is sent as is (redaction off for the request's key, or nothing detected). Types and counts only.
+
+        The same decision as :meth:`complete` / :meth:`stream` make (``ResidencyPolicy.outbound``); the
+        engine asks once per logged request whose attempts reached a masking endpoint, so the log says
+        which attempts left the host masked."""
+        _, mapping = self.policy.outbound(request, self.tier)
+        return tuple(sorted(mapping.entities().items())) if mapping is not None else None
 
     async def complete(self, request: ChatRequest) -> ChatResponse:
         sent, mapping = self.policy.outbound(request, self.tier)

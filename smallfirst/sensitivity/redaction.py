@@ -46,6 +46,13 @@ class RedactionMap:
     def placeholders(self) -> tuple[str, ...]:
         return tuple(self._by_placeholder)
 
+    def entities(self) -> dict[str, int]:
+        """Entity type → number of distinct values masked (types and counts only, never the values)."""
+        out: dict[str, int] = {}
+        for entity, _ in self._by_value:
+            out[entity] = out.get(entity, 0) + 1
+        return out
+
     def __len__(self) -> int:
         return len(self._by_placeholder)
 

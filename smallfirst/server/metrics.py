@@ -16,7 +16,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from smallfirst.core.types import RequestRecord
-from smallfirst.store.rollup import escalation_reasons
+from smallfirst.store.rollup import EGRESS_REDACTED, EGRESS_UNREDACTED, egress_of, escalation_reasons
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 LATENCY_BUCKETS_S = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0)
@@ -47,6 +47,10 @@ class Metrics:
         self.residency = Counter("smallfirst_residency_decisions", "Sensitive requests by data class and the "
                                  "tier that answered; left_host is true when any attempt used a non-local tier",
                                  ["data_class", "tier", "left_host"], registry=r)
+        self.egress = Counter("smallfirst_residency_egress", "Sensitive requests that left this host, by data "
+                              "class and whether every attempt that left was masked (redacted true) or at least "
+                              "one was sent as is (false); from each attempt's logged location",
+                              ["data_class", "redacted"], registry=r)
         self.mix = Gauge("smallfirst_tier_mix_ratio", f"Share of the last {window} answered requests per tier",
                          ["tier"], registry=r)
         self.mix_target = Gauge("smallfirst_tier_mix_target_ratio", "Target share per tier", ["tier"], registry=r)
@@ -90,8 +94,11 @@ class Metrics:
             # from config only for an attempt that carries none
             left = "true" if any((a.location or ("local" if a.tier in self.local else "remote")) != "local"
                                  for a in r.attempts) else "false"
+            egress = egress_of(r) if left == "true" else None
             for cls in sorted(set(r.sensitive)):
                 self.residency.labels(cls, tier, left).inc()
+                if egress in (EGRESS_REDACTED, EGRESS_UNREDACTED):
+                    self._child(self.egress, cls, "true" if egress == EGRESS_REDACTED else "false").inc()
 
     def render(self) -> bytes:
         n = len(self._window)

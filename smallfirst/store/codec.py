@@ -19,10 +19,19 @@ _EMPTY_LIST = "[]"  # orjson.dumps([]) (most rows: no escalation, nothing sensit
 
 
 def _attempt_json(a: Attempt) -> dict[str, Any]:
-    return {"tier": a.tier, "model": a.model, "endpoint": a.endpoint, "outcome": a.outcome,
-            "latency_ms": round(a.latency_ms, 3), "cost_usd": a.cost_usd,
-            "prompt_tokens": a.usage.prompt_tokens, "completion_tokens": a.usage.completion_tokens,
-            "location": a.location}
+    """One attempt in the ``attempts`` column. ``redacted`` (only on attempts sent masked) maps entity
+    types to the number of distinct values masked — types and counts, never the values."""
+    d: dict[str, Any] = {"tier": a.tier, "model": a.model, "endpoint": a.endpoint, "outcome": a.outcome,
+                         "latency_ms": round(a.latency_ms, 3), "cost_usd": a.cost_usd,
+                         "prompt_tokens": a.usage.prompt_tokens, "completion_tokens": a.usage.completion_tokens,
+                         "location": a.location}
+    if a.redacted is not None:
+        d["redacted"] = dict(a.redacted)
+    return d
+
+
+def _redacted_of(value: Any) -> tuple[tuple[str, int], ...] | None:
+    return tuple((str(e), int(n)) for e, n in value.items()) if isinstance(value, dict) else None
 
 
 def _sensitive_json(r: RequestRecord) -> str:
@@ -56,7 +65,8 @@ def from_row(row: tuple[Any, ...]) -> RequestRecord:
     attempts = tuple(
         Attempt(tier=a["tier"], model=a["model"], endpoint=a["endpoint"], outcome=a["outcome"],
                 latency_ms=a["latency_ms"], cost_usd=a["cost_usd"],
-                usage=Usage(a["prompt_tokens"], a["completion_tokens"]), location=a.get("location", ""))
+                usage=Usage(a["prompt_tokens"], a["completion_tokens"]), location=a.get("location", ""),
+                redacted=_redacted_of(a.get("redacted")))
         for a in orjson.loads(d["attempts"])
     )
     sensitive, entities = _sensitive_of(d["sensitive"])

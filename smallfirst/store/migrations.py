@@ -22,6 +22,12 @@ ROLLUP_TABLE = """
 """
 ROLLUP_BACKFILL_STEPS = frozenset({2, 3})
 REBUILD_ROLLUP = "DELETE FROM request_rollup"
+# Step 4: the rollup's ``egress`` cells (where each sensitive request's data went, from the locations and
+# redaction logged with its attempts) for the rows already logged: the step clears them, then the store
+# rolls up the sensitive rows again for that one dimension (rollup.egress_items), in the same transaction.
+# It reads only the request log, so a tier's locality changed in config since does not rewrite history.
+EGRESS_BACKFILL_STEPS = frozenset({4})
+REBUILD_EGRESS = "DELETE FROM request_rollup WHERE dim = 'egress'"
 
 SQLITE_MIGRATIONS: tuple[str, ...] = (
     """
@@ -55,6 +61,7 @@ SQLITE_MIGRATIONS: tuple[str, ...] = (
     """,
     ROLLUP_TABLE + " WITHOUT ROWID",
     REBUILD_ROLLUP,
+    REBUILD_EGRESS,
 )
 
 POSTGRES_MIGRATIONS: tuple[str, ...] = (
@@ -89,4 +96,5 @@ POSTGRES_MIGRATIONS: tuple[str, ...] = (
     """,
     ROLLUP_TABLE,
     REBUILD_ROLLUP,
+    REBUILD_EGRESS,
 )

@@ -22,7 +22,7 @@ from smallfirst.core.types import RequestRecord
 from smallfirst.store import rollup
 from smallfirst.store.batcher import BatchWriter
 from smallfirst.store.codec import COLUMNS, from_row, to_row
-from smallfirst.store.migrations import POSTGRES_MIGRATIONS, ROLLUP_BACKFILL_STEPS
+from smallfirst.store.migrations import EGRESS_BACKFILL_STEPS, POSTGRES_MIGRATIONS, ROLLUP_BACKFILL_STEPS
 from smallfirst.store.summary import summarize
 
 if TYPE_CHECKING:
@@ -80,13 +80,16 @@ def migrate(conn: psycopg.Connection[tuple[Any, ...]]) -> int:
                 conn.execute(stmt.encode())
             if i in ROLLUP_BACKFILL_STEPS:
                 _backfill_rollup(conn)
+            elif i in EGRESS_BACKFILL_STEPS:
+                _backfill_rollup(conn, egress_only=True)
             version = i
         conn.execute("UPDATE smallfirst_schema SET version = %s", (version,))
     return version
 
 
-def _backfill_rollup(conn: psycopg.Connection[tuple[Any, ...]]) -> None:
-    select = f"SELECT id, {', '.join(COLUMNS)} FROM requests WHERE id > %s ORDER BY id LIMIT 5000".encode()
+def _backfill_rollup(conn: psycopg.Connection[tuple[Any, ...]], *, egress_only: bool = False) -> None:
+    only = " AND sensitive <> '[]'" if egress_only else ""  # egress cells: sensitive rows only
+    select = f"SELECT id, {', '.join(COLUMNS)} FROM requests WHERE id > %s{only} ORDER BY id LIMIT 5000".encode()
 
     def fetch(after: int) -> list[tuple[Any, ...]]:
         return conn.execute(select, (after,)).fetchall()
@@ -95,7 +98,10 @@ def _backfill_rollup(conn: psycopg.Connection[tuple[Any, ...]]) -> None:
         with conn.cursor() as cur:
             cur.executemany(_UPSERT.encode(), rows)
 
-    rollup.backfill(fetch, upsert)
+    if egress_only:
+        rollup.backfill(fetch, upsert, rollup.egress_items)
+    else:
+        rollup.backfill(fetch, upsert)
 
 
 class PostgresStore(Store):

@@ -6,8 +6,9 @@ The admin summary reads these instead of scanning the request log, so it costs t
 - ``res`` is the resolution in seconds (60, 600 and 3600) and ``t`` the start of that minute / ten
   minutes / hour;
 - ``dim`` says what ``key`` is: the HTTP status, the task type, the model, a latency or TTFT
-  histogram bucket, an escalation step with its reason, a sensitive data class, or a request-level
-  flag (escalated / sensitive);
+  histogram bucket, an escalation step with its reason, a sensitive data class, where a sensitive
+  request's data went (``egress``, from each attempt's logged location), or a request-level flag
+  (escalated / sensitive);
 - ``tier`` is the tier that answered (``""`` when none did).
 
 Each cell holds a count and sums of cost, tokens and latency. Increments are idempotent to
@@ -33,6 +34,13 @@ DIM_ESCALATION = "esc"  # key: "from->to|reason", one per escalation step
 DIM_ESCALATED = "escreq"  # key: ""; requests with at least one escalation
 DIM_SENSITIVE = "sens"  # key: data class; one per class per request
 DIM_SENSITIVE_REQ = "sensreq"  # key: the tiers it reached (attempts and answer, "a,b"); sensitive requests
+DIM_EGRESS = "egress"  # key: egress_of(record); sensitive requests (from logged locations, not today's config)
+
+EGRESS_LOCAL = "local"  # every attempt went to a local endpoint
+EGRESS_REDACTED = "redacted"  # left the host, every non-local attempt masked
+EGRESS_UNREDACTED = "unredacted"  # left the host, at least one non-local attempt sent as is
+EGRESS_UNVERIFIED = "unverified"  # stayed local as far as the log says, but an attempt has no logged location
+EGRESS_KEYS = (EGRESS_LOCAL, EGRESS_REDACTED, EGRESS_UNREDACTED, EGRESS_UNVERIFIED)
 
 # Log-spaced histogram: 8 buckets per doubling, so a bucket's midpoint is within ±4.4 % of any value in it.
 BUCKETS_PER_DOUBLING = 8
@@ -76,6 +84,26 @@ def escalation_reasons(r: RequestRecord) -> list[tuple[str, str]]:
     return out
 
 
+def egress_of(r: RequestRecord) -> str:
+    """Where a request's data went, from each attempt's logged ``location`` and ``redacted`` (one of
+    ``EGRESS_KEYS``): a non-local attempt sent as is makes it ``unredacted``; non-local attempts that were
+    all masked make it ``redacted``; otherwise an attempt logged without a location (rows from before
+    locations were logged) makes it ``unverified``, and else it is ``local``."""
+    out = EGRESS_LOCAL
+    for a in r.attempts:
+        loc = a.location
+        if loc == "local":
+            continue
+        if not loc:
+            if out == EGRESS_LOCAL:
+                out = EGRESS_UNVERIFIED
+        elif a.redacted is None:
+            return EGRESS_UNREDACTED
+        else:
+            out = EGRESS_REDACTED
+    return out
+
+
 def _items(r: RequestRecord) -> list[tuple[str, str, bool]]:
     """The ``(dim, key, with sums)`` cells one record adds to at each resolution."""
     items: list[tuple[str, str, bool]] = [(DIM_STATUS, str(r.status), True)]
@@ -94,7 +122,16 @@ def _items(r: RequestRecord) -> list[tuple[str, str, bool]]:
         items.extend((DIM_SENSITIVE, c, False) for c in sorted(set(r.sensitive)))
         reached = {a.tier for a in r.attempts} | ({r.tier} if r.tier else set())
         items.append((DIM_SENSITIVE_REQ, ",".join(sorted(reached)), True))
+        items.append((DIM_EGRESS, egress_of(r), False))
     return items
+
+
+def egress_items(r: RequestRecord) -> list[tuple[str, str, bool]]:
+    """Only the ``egress`` cell (the migration that adds it to rows logged before)."""
+    return [(DIM_EGRESS, egress_of(r), False)] if r.sensitive else []
+
+
+Items = Callable[[RequestRecord], list[tuple[str, str, bool]]]
 
 
 def _starts(ts: float) -> tuple[int, ...]:
@@ -108,12 +145,13 @@ class Rollup:
     is built once and added at every resolution (this runs on the log writer thread for every row).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, items: Items = _items) -> None:
         self.cells: dict[Key, list[float]] = {}
+        self._items = items
 
     def add(self, r: RequestRecord) -> None:
         tier = r.tier or ""
-        items = _items(r)
+        items = self._items(r)
         cost, pt, ct, lat = r.cost_usd, r.prompt_tokens, r.completion_tokens, r.latency_ms
         cells = self.cells
         for res in RESOLUTIONS:
@@ -147,9 +185,10 @@ class Rollup:
         """Every record falls in the same cell at each resolution (the usual batch: well under a minute),
         so each resolution's cells get the same additions in the same order: accumulate once, copy."""
         acc: dict[tuple[str, str, str], list[float]] = {}
+        items = self._items
         for r in recs:
             tier = r.tier or ""
-            for dim, key, sums in _items(r):
+            for dim, key, sums in items(r):
                 k = (dim, tier, key)
                 c = acc.get(k)
                 if c is None:
@@ -176,13 +215,15 @@ def rows_for(records: Sequence[RequestRecord]) -> list[tuple[Any, ...]]:
     return Rollup().extend(records).rows()
 
 
-def backfill(fetch: Callable[[int], list[tuple[Any, ...]]], upsert: Callable[[list[tuple[Any, ...]]], None]) -> int:
+def backfill(fetch: Callable[[int], list[tuple[Any, ...]]], upsert: Callable[[list[tuple[Any, ...]]], None],
+             items: Items = _items) -> int:
     """Roll up rows already in the log (a migration step): ``fetch(after_id)`` returns the next batch of
-    ``(id, *codec.COLUMNS)`` rows in id order; ``upsert`` writes cells. Returns the number of rows read."""
+    ``(id, *codec.COLUMNS)`` rows in id order; ``upsert`` writes cells (all of a record's, or only those
+    ``items`` gives). Returns the number of rows read."""
     from smallfirst.store.codec import from_row
 
     last, total = 0, 0
     while rows := fetch(last):
-        upsert(Rollup().extend(from_row(tuple(r[1:])) for r in rows).rows())
+        upsert(Rollup(items).extend(from_row(tuple(r[1:])) for r in rows).rows())
         last, total = int(rows[-1][0]), total + len(rows)
     return total

@@ -13,7 +13,7 @@ from smallfirst.core.types import RequestRecord
 from smallfirst.store import rollup
 from smallfirst.store.batcher import BatchWriter
 from smallfirst.store.codec import COLUMNS, from_row, to_row
-from smallfirst.store.migrations import ROLLUP_BACKFILL_STEPS, SQLITE_MIGRATIONS
+from smallfirst.store.migrations import EGRESS_BACKFILL_STEPS, ROLLUP_BACKFILL_STEPS, SQLITE_MIGRATIONS
 from smallfirst.store.summary import summarize
 
 _INSERT = f"INSERT INTO requests ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
@@ -38,6 +38,8 @@ def migrate(conn: sqlite3.Connection) -> int:
                 conn.execute(stmt)
             if i in ROLLUP_BACKFILL_STEPS:
                 _backfill_rollup(conn)
+            elif i in EGRESS_BACKFILL_STEPS:
+                _backfill_rollup(conn, egress_only=True)
             conn.execute(f"PRAGMA user_version = {i}")
             conn.execute("COMMIT")
         except BaseException:
@@ -47,8 +49,9 @@ def migrate(conn: sqlite3.Connection) -> int:
     return version
 
 
-def _backfill_rollup(conn: sqlite3.Connection) -> None:
-    select = f"SELECT id, {', '.join(COLUMNS)} FROM requests WHERE id > ? ORDER BY id LIMIT 5000"
+def _backfill_rollup(conn: sqlite3.Connection, *, egress_only: bool = False) -> None:
+    only = " AND sensitive <> '[]'" if egress_only else ""  # egress cells: sensitive rows only
+    select = f"SELECT id, {', '.join(COLUMNS)} FROM requests WHERE id > ?{only} ORDER BY id LIMIT 5000"
 
     def fetch(after: int) -> list[tuple[Any, ...]]:
         return conn.execute(select, (after,)).fetchall()
@@ -56,7 +59,10 @@ def _backfill_rollup(conn: sqlite3.Connection) -> None:
     def upsert(rows: list[tuple[Any, ...]]) -> None:
         conn.executemany(rollup.UPSERT, rows)
 
-    rollup.backfill(fetch, upsert)
+    if egress_only:
+        rollup.backfill(fetch, upsert, rollup.egress_items)
+    else:
+        rollup.backfill(fetch, upsert)
 
 
 class SQLiteStore(Store):

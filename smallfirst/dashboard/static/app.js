@@ -105,6 +105,10 @@
     setText("kpi-escalation-rate", fmtPct(t.escalation_rate), t.escalation_rate);
     setText("kpi-left-host", fmtInt(s.residency.left_host), s.residency.left_host);
     setText("kpi-sensitive", fmtInt(s.residency.sensitive_requests), s.residency.sensitive_requests);
+    setText("kpi-left-redacted", fmtInt(s.residency.left_host_redacted), s.residency.left_host_redacted);
+    setText("kpi-left-unredacted", fmtInt(s.residency.left_host_unredacted), s.residency.left_host_unredacted);
+    $("kpi-left-host").className = "v " + (s.residency.left_host_unredacted || s.residency.unverified ? "bad-text"
+      : s.residency.left_host_redacted ? "warn-text" : "ok-text");
     setText("pct-note", s.notes[0]);
     setText("range-text", s.range.since + " → " + s.range.until + " · bucket " + s.range.bucket_s + " s");
     mixChart(s);
@@ -272,7 +276,8 @@
       const e = await api("/admin/api/residency?since=" + encodeURIComponent($("range").value));
       const st = $("evidence-statement");
       st.hidden = false;
-      st.className = e.left_host === 0 && e.unverified === 0 ? "ok-text" : "bad-text";
+      st.className = e.left_host_unredacted || e.unverified ? "bad-text" : e.left_host_redacted ? "warn-text"
+        : "ok-text";
       setText("evidence-statement", e.statement, e.left_host);
       const rows = e.by_entity.map((x) => {
         const tr = el("tr", { "data-entity": x.entity });

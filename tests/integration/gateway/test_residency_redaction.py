@@ -80,11 +80,20 @@ def test_allowed_remote_tiers_see_placeholders_and_answers_are_restored(
     rows = store.query()
     store.close()
     assert all(r.prompt_text is None and r.response_text is None for r in rows)
+    for r in rows:  # the local tier is down: its failed attempt is local and unmasked; the remote one masked
+        assert [(a.location, a.redacted) for a in r.attempts if a.location != "local"] == [
+            (a.location, (("email", 1), ("iban", 1))) for a in r.attempts if a.location != "local"]
+        assert len([a for a in r.attempts if a.location != "local"]) == 1
+        assert all(a.redacted is None for a in r.attempts if a.location == "local")
     out = tmp_path / "e.json"
     assert main(["report", "residency", "--log", str(tmp_path / "log.db"), "--since", "1h", "--json", str(out),
-                 "--check"]) == 1  # masked, but the requests did leave the host, as the classes allow
+                 "--check"]) == 0  # they left the host, as the classes allow, but only masked
     e = json.loads(out.read_text())
     assert e["left_host"] == 3 and {x["tier"] for x in e["served_by"]} == {"mid", "frontier"}
+    assert (e["left_host_redacted"], e["left_host_unredacted"]) == (3, 0)
+    assert e["redacted_entities"] == {"email": 3, "iban": 3}  # one of each masked, in each of 3 requests
+    assert main(["report", "residency", "--log", str(tmp_path / "log.db"), "--since", "1h", "--check",
+                 "--strict"]) == 1  # --strict: any egress fails, masked or not
 
 
 def test_redaction_never_makes_a_forbidden_tier_allowed(gateway: GatewayFactory,

@@ -37,7 +37,8 @@ def test_summary_and_metrics_match_the_log(tmp_path: Path) -> None:
         "local": sent["local"] + sent["sensitive"], "mid": 0, "frontier": sent["escalated"] + sent["frontier"]}
     assert s["escalations"]["reasons"] == [{"step": "mid->frontier", "reason": "upstream_unavailable",
                                             "count": sent["escalated"]}]
-    assert s["residency"] == {"sensitive_requests": 1, "left_host": 0,
+    assert s["residency"] == {"sensitive_requests": 1, "left_host": 0, "left_host_redacted": 0,
+                              "left_host_unredacted": 0, "unverified": 0,
                               "by_class": [{"class": "pii", "count": 1, "tiers": {"local": 1}}]}
     assert s["target_mix"] == {"local": 0.7, "mid": 0.2, "frontier": 0.1}
     p, c = sum(r.prompt_tokens for r in rows), sum(r.completion_tokens for r in rows)

@@ -80,7 +80,7 @@ def test_any_attempt_off_host_counts_and_unlogged_locations_are_unverified() -> 
     assert e["residency_blocked_non_sensitive"] == 1
     pii = next(c for c in e["by_class"] if c["class"] == "pii")
     assert pii == {"class": "pii", "requests": 5, "served": 3, "blocked_by_policy": 1, "failed": 1, "left_host": 1,
-                   "tiers": {"local": 3}, "locations": {"local": 2, "unknown": 1}}
+                   "left_host_redacted": 0, "tiers": {"local": 3}, "locations": {"local": 2, "unknown": 1}}
     assert {x["entity"]: (x["class"], x["requests"], x["occurrences"]) for x in e["by_entity"]} == {
         "email": ("pii", 5, 6), "phone": ("pii", 1, 1), "nhs_number": ("phi", 1, 1), "secret.jwt": ("secret", 1, 1)}
     assert {(x["tier"], x["location"]): x["requests"] for x in e["served_by"]} == {
