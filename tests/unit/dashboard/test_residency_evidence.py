@@ -117,3 +117,41 @@ def test_evidence_matches_the_store_query(tmp_path: Path) -> None:
     e = residency_evidence(store, NOW - 3600, NOW, page=6)
     store.close()
     assert e["requests"] == 20 and e["sensitive_requests"] == 10 and e["left_host"] == 0
+
+
+def masked(tier: str, location: str, redacted: tuple[tuple[str, int], ...]) -> Attempt:
+    return Attempt(tier, "m", f"ep-{tier}", "ok", 1.0, 0.0, Usage(1, 1), location, redacted)
+
+
+def test_redacted_egress_is_told_apart_and_check_fails_only_on_unredacted(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rows = [rec(i, attempts=(ok("local", "local"),)) for i in range(5)]
+    rows += [rec(10 + i, tier="mid", attempts=(ok("local", "local", "upstream_timeout"),
+                                              masked("mid", "eu", (("email", 2), ("iban", 1)))))
+             for i in range(3)]
+    store_with(tmp_path, rows).close()
+    log = str(tmp_path / "log.db")
+    out, html = tmp_path / "e.json", tmp_path / "e.html"
+    assert main(["report", "residency", "--log", log, "--since", "1d", "--check", "--json", str(out),
+                 "--html", str(html)]) == 0
+    text = capsys.readouterr().out
+    assert "3 of 8 sensitive requests left this host (3 redacted, 0 unredacted)" in text
+    assert "Masked before leaving this host" in text
+    e = json.loads(out.read_text())
+    assert (e["left_host"], e["left_host_redacted"], e["left_host_unredacted"]) == (3, 3, 0)
+    assert e["redacted_entities"] == {"email": 6, "iban": 3}
+    assert e["by_class"][0]["left_host_redacted"] == 3
+    assert {(x["request_id"], x["redacted"]) for x in e["left_host_requests"]} == {
+        ("req-10", True), ("req-11", True), ("req-12", True)}
+    page = html.read_text()
+    assert "masked: email 2, iban 1" in page and "#b9770e" in page  # amber: left, but masked
+    assert main(["report", "residency", "--log", log, "--since", "1d", "--check", "--strict"]) == 1
+
+    # one more that left as is (a later masked attempt does not make up for it): the check fails
+    store = SQLiteStore(log)
+    store.record(rec(20, tier="mid", attempts=(ok("frontier", "us", "upstream_timeout"),
+                                              masked("mid", "eu", (("email", 1),)))))
+    store.close()
+    capsys.readouterr()
+    assert main(["report", "residency", "--log", log, "--since", "1d", "--check"]) == 1
+    assert "4 of 9 sensitive requests left this host (3 redacted, 1 unredacted)" in capsys.readouterr().out

@@ -101,3 +101,16 @@ def test_off_or_nothing_found_passes_through_unchanged() -> None:
     backend, parrot = setup(redaction=True)
     plain = req("hello there")
     assert asyncio.run(backend.complete(plain)).content == "got hello there" and parrot.sent[-1] is plain
+
+
+def test_redaction_reports_what_is_masked_as_types_and_counts_only() -> None:
+    backend, parrot = setup(redaction=True, classes={"pii": ["*"], "financial": ["*"]},
+                            keys={"k-plain": {"redaction": False}})
+    text = f"mail {EMAIL} and {EMAIL.upper()} about {CARD}; cc {EMAIL}"
+    assert backend.redaction(req(text)) == (("credit_card", 1), ("email", 2))  # distinct values, sorted
+    asyncio.run(backend.complete(req(text)))
+    assert parrot.sent[-1].text().count("[EMAIL_") == 3 and "[EMAIL_2]" in parrot.sent[-1].text()
+    assert backend.redaction(req("hello there")) is None  # nothing to mask: sent as is
+    keyed = ChatRequest(model="smallfirst/auto", messages=[{"role": "user", "content": text}],
+                        body={"model": "smallfirst/auto", "messages": []}, api_key_id="k-plain")
+    assert backend.redaction(keyed) is None  # this key's override turns redaction off

@@ -93,3 +93,22 @@ def test_each_app_has_its_own_registry() -> None:
     a.observe(rec("local"))
     assert val(samples(a), "smallfirst_requests_total", tier="local", model="m-local", status="200") == 1
     assert val(samples(b), "smallfirst_requests_total", tier="local", model="m-local", status="200") == 0
+
+
+def test_sensitive_egress_is_counted_redacted_or_not() -> None:
+    m = Metrics(["local", "mid"], {"local"}, {"local": 0.8, "mid": 0.2})
+    masked = (("email", 1),)
+    local_fail = Attempt("local", "m-local", "e", "upstream_timeout", 1.0, location="local")
+    m.observe(rec("mid", sensitive=("pii",), attempts=(local_fail, Attempt("mid", "m-mid", "e", "ok", 1.0,
+                                                                           location="eu", redacted=masked))))
+    m.observe(rec("mid", sensitive=("pii", "financial"), attempts=(Attempt("mid", "m-mid", "e", "ok", 1.0,
+                                                                           location="eu"),)))
+    m.observe(rec("local", sensitive=("pii",), attempts=(Attempt("local", "m-local", "e", "ok", location="local"),)))
+    m.observe(rec("mid", attempts=(Attempt("mid", "m-mid", "e", "ok", location="eu"),)))  # not sensitive
+    s = samples(m)
+    name = "smallfirst_residency_egress_total"
+    assert val(s, name, data_class="pii", redacted="true") == 1
+    assert val(s, name, data_class="pii", redacted="false") == 1
+    assert val(s, name, data_class="financial", redacted="false") == 1
+    assert sum(v for (n, _), v in s.items() if n == name) == 3  # staying local is not egress
+    assert val(s, "smallfirst_residency_decisions_total", data_class="pii", tier="mid", left_host="true") == 2
