@@ -43,14 +43,15 @@ class HttpClient:
     """POST/GET JSON and stream response lines against one base URL."""
 
     def __init__(self, base_url: str, headers: Mapping[str, str], ctx: ErrorContext, *,
-                 timeout_s: float, connect_timeout_s: float, pool: int = 256) -> None:
+                 timeout_s: float, connect_timeout_s: float, pool: int = 256, lean: bool = True) -> None:
+        """``lean``: use the lean client for a plain-http base URL (False: aiohttp for every URL)."""
         self.base_url = base_url.rstrip("/")
         self.ctx = ctx
         self._headers = dict(headers)
         self._pool = pool
         self._timeout_s = timeout_s
         self._connect_timeout_s = connect_timeout_s
-        self._raw_url = urlsplit(self.base_url) if usable(urlsplit(self.base_url)) else None
+        self._raw_url = urlsplit(self.base_url) if lean and usable(urlsplit(self.base_url)) else None
         self._raw_pool: RawPool | None = None
         self._complete_timeout = aiohttp.ClientTimeout(total=timeout_s, sock_connect=connect_timeout_s)
         # streaming: no total limit, but each read (first byte included) must arrive within timeout_s

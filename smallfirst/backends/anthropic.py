@@ -51,7 +51,7 @@ class AnthropicBackend(Backend):
         self._ctx = ErrorContext(self.name, self.base_url, cfg.timeout_s, key_env,
                                  "check https://status.anthropic.com and your network", (key,) if key else ())
         self._http = HttpClient(self.base_url, headers, self._ctx, timeout_s=cfg.timeout_s,
-                                connect_timeout_s=cfg.connect_timeout_s)
+                                connect_timeout_s=cfg.connect_timeout_s, lean=cfg.http_client == "auto")
         self._caps = Capabilities(context_window=cfg.context_window or DEFAULT_CONTEXT, json_schema=True,
                                   tools=True, logprobs=False)
 

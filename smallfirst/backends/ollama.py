@@ -130,7 +130,7 @@ class OllamaBackend(Backend):
         self._ctx = ErrorContext(self.name, self.base_url, cfg.timeout_s, cfg.api_key_env, START_HINT,
                                  (key,) if key else ())
         self._http = HttpClient(self.base_url, headers, self._ctx, timeout_s=cfg.timeout_s,
-                                connect_timeout_s=cfg.connect_timeout_s)
+                                connect_timeout_s=cfg.connect_timeout_s, lean=cfg.http_client == "auto")
         self._caps = Capabilities(context_window=cfg.context_window or cfg.n_ctx or DEFAULT_NUM_CTX,
                                   json_schema=True, tools=True, logprobs=True)
 

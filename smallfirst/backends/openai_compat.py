@@ -74,7 +74,7 @@ class OpenAICompatBackend(Backend):
         ctx = ErrorContext(self.name, self.base_url, cfg.timeout_s, key_env, p.start_hint,
                            (key,) if key else ())
         self._http = HttpClient(self.base_url, headers, ctx, timeout_s=cfg.timeout_s,
-                                connect_timeout_s=cfg.connect_timeout_s)
+                                connect_timeout_s=cfg.connect_timeout_s, lean=cfg.http_client == "auto")
         self._ctx = ctx
         self._caps = replace(p.capabilities, context_window=cfg.context_window or p.capabilities.context_window)
 

@@ -49,6 +49,9 @@ class EndpointConfig(Strict):
     price_output_per_mtok: float | None = Field(default=None, ge=0)
     location: str | None = Field(default=None, description="where data goes: local, eu, us …")
     headers: dict[str, str] = Field(default_factory=dict)
+    http_client: Literal["auto", "aiohttp"] = Field(default="auto", description="auto: the lean HTTP/1.1 "
+                                                    "client for http:// URLs, aiohttp for https://; aiohttp: "
+                                                    "always aiohttp")
 
     @field_validator("api_key_env")
     @classmethod

@@ -71,3 +71,17 @@ def test_locality_inferred_from_backend_and_url() -> None:
     ]})
     assert s.tiers[0].is_local
     assert not s.tiers[1].is_local
+
+
+def test_http_client_choice_reaches_the_backend() -> None:
+    from smallfirst.backends.openai_compat import from_config
+
+    def endpoint(**kw: str) -> dict[str, object]:
+        return {"tiers": [{"name": "local", "endpoints": [{"backend": "vllm", "model": "m",
+                                                           "base_url": "http://127.0.0.1:9/v1", **kw}]}]}
+
+    lean = from_config(parse(endpoint()).tiers[0].endpoints[0])
+    plain = from_config(parse(endpoint(http_client="aiohttp")).tiers[0].endpoints[0])
+    assert lean._http._raw_url is not None and plain._http._raw_url is None  # type: ignore[attr-defined]
+    with pytest.raises(ConfigError, match="http_client"):
+        parse(endpoint(http_client="httpx"))

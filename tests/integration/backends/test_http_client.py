@@ -1,6 +1,7 @@
-"""The lean HTTP/1.1 client against real sockets on 127.0.0.1: a tiny asyncio server writes exact bytes,
-so every framing (Content-Length, chunked, close-delimited), keep-alive, back-pressure, cut and timeout
-case is driven for real, and errors come out translated as the backends see them."""
+"""The HTTP client against real sockets on 127.0.0.1: a tiny asyncio server writes exact bytes, so every
+framing (Content-Length, chunked, close-delimited), keep-alive, back-pressure, cut and timeout case is
+driven for real, and errors come out translated as the backends see them. The protocol tests run on both
+transports: the lean client (plain http, the default) and aiohttp (https, or ``http_client = "aiohttp"``)."""
 
 from __future__ import annotations
 
@@ -65,9 +66,15 @@ async def serving(handler: Handler) -> AsyncIterator[tuple[Server, str]]:
         await srv.wait_closed()
 
 
-def client(url: str, *, timeout_s: float = 5.0, pool: int = 8, headers: dict[str, str] | None = None) -> HttpClient:
+def client(url: str, *, timeout_s: float = 5.0, pool: int = 8, headers: dict[str, str] | None = None,
+           lean: bool = True) -> HttpClient:
     ctx = ErrorContext("test:raw", url, timeout_s, None, "start the test server")
-    return HttpClient(url, headers or {}, ctx, timeout_s=timeout_s, connect_timeout_s=1.0, pool=pool)
+    return HttpClient(url, headers or {}, ctx, timeout_s=timeout_s, connect_timeout_s=1.0, pool=pool, lean=lean)
+
+
+@pytest.fixture(params=[True, False], ids=["lean", "aiohttp"])
+def lean(request: pytest.FixtureRequest) -> bool:
+    return bool(request.param)
 
 
 def response(body: bytes, status: str = "200 OK", extra: bytes = b"") -> bytes:
@@ -83,9 +90,9 @@ async def keep_alive_json(reader: asyncio.StreamReader, writer: asyncio.StreamWr
         await writer.drain()
 
 
-async def test_json_round_trip_reuses_one_connection_and_sends_a_correct_request() -> None:
+async def test_json_round_trip_reuses_one_connection_and_sends_a_correct_request(lean: bool) -> None:
     async with serving(keep_alive_json) as (srv, url):
-        c = client(url, headers={"Authorization": "Bearer sk-test", "User-Agent": "vendor-sdk/1"})
+        c = client(url, lean=lean, headers={"Authorization": "Bearer sk-test", "User-Agent": "vendor-sdk/1"})
         try:
             results = [await c.post_json("/chat/completions", {"q": i}) for i in range(3)]
             listed = await c.get_json("/models")
@@ -102,7 +109,7 @@ async def test_json_round_trip_reuses_one_connection_and_sends_a_correct_request
         srv.requests[3].decode()
 
 
-async def test_chunked_and_close_delimited_bodies_are_read_whole() -> None:
+async def test_chunked_and_close_delimited_bodies_are_read_whole(lean: bool) -> None:
     async def chunked(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, s: Server) -> None:
         await s.read_request(reader)
         writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
@@ -121,14 +128,14 @@ async def test_chunked_and_close_delimited_bodies_are_read_whole() -> None:
 
     for handler, want in ((chunked, {"a": [1, 2, 3]}), (until_close, {"b": True})):
         async with serving(handler) as (_, url):
-            c = client(url)
+            c = client(url, lean=lean)
             try:
                 assert await c.post_json("/x", {}) == want
             finally:
                 await c.aclose()
 
 
-async def test_a_response_that_says_connection_close_is_not_kept() -> None:
+async def test_a_response_that_says_connection_close_is_not_kept(lean: bool) -> None:
     async def closing(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, s: Server) -> None:
         await s.read_request(reader)
         writer.write(response(b"{}", extra=b"Connection: close\r\n"))
@@ -136,7 +143,7 @@ async def test_a_response_that_says_connection_close_is_not_kept() -> None:
         await asyncio.sleep(0.2)  # the socket lingers open: only the header says it will not be reused
 
     async with serving(closing) as (srv, url):
-        c = client(url)
+        c = client(url, lean=lean)
         try:
             assert await c.post_json("/x", {}) == {} and await c.post_json("/x", {}) == {}
         finally:
@@ -144,7 +151,7 @@ async def test_a_response_that_says_connection_close_is_not_kept() -> None:
     assert srv.connections == 2
 
 
-async def test_a_slow_consumer_gets_every_streamed_byte() -> None:
+async def test_a_slow_consumer_gets_every_streamed_byte(lean: bool) -> None:
     """Pieces that arrive while the consumer holds the previous one, and the end of the body with them,
     must all be delivered (the regression: the end flag was seen before the last pieces were taken)."""
     lines = [b"data: {\"i\": %d}" % i for i in range(50)] + [b"data: [DONE]"]
@@ -160,7 +167,7 @@ async def test_a_slow_consumer_gets_every_streamed_byte() -> None:
         await reader.read()
 
     async with serving(sse) as (_, url):
-        c = client(url)
+        c = client(url, lean=lean)
         got: list[bytes] = []
         try:
             async for line in c.lines("/chat/completions", {"stream": True}):
@@ -171,7 +178,7 @@ async def test_a_slow_consumer_gets_every_streamed_byte() -> None:
     assert [x for x in got if x] == lines
 
 
-async def test_a_large_body_pauses_reading_and_still_arrives_intact() -> None:
+async def test_a_large_body_pauses_reading_and_still_arrives_intact(lean: bool) -> None:
     """While the consumer sleeps the server writes 3× the high-water mark: reading pauses (memory stays
     bounded) and must resume, or this test hangs and times out."""
     blob = b"x" * (3 * HIGH_WATER)
@@ -184,7 +191,7 @@ async def test_a_large_body_pauses_reading_and_still_arrives_intact() -> None:
         await reader.read()
 
     async with serving(big) as (_, url):
-        c = client(url)
+        c = client(url, lean=lean)
         got: list[bytes] = []
         try:
             async for line in c.lines("/big", {}):
@@ -195,7 +202,7 @@ async def test_a_large_body_pauses_reading_and_still_arrives_intact() -> None:
     assert got == [b"start", blob]
 
 
-async def test_errors_are_translated_like_aiohttps() -> None:
+async def test_errors_are_translated_the_same_on_both_transports(lean: bool) -> None:
     async def rate_limited(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, s: Server) -> None:
         await s.read_request(reader)
         writer.write(response(b'{"error": {"message": "slow down"}}', "429 Too Many Requests",
@@ -218,18 +225,18 @@ async def test_errors_are_translated_like_aiohttps() -> None:
         await reader.read()
 
     async with serving(rate_limited) as (_, url):
-        c = client(url)
+        c = client(url, lean=lean)
         with pytest.raises(UpstreamRateLimitError, match="slow down") as e:
             await c.post_json("/x", {})
         assert e.value.retry_after_s == 7.0
         await c.aclose()
     async with serving(hang_up) as (_, url):
-        c = client(url)
+        c = client(url, lean=lean)
         with pytest.raises(UpstreamUnavailableError, match="closed the connection before answering"):
             await c.post_json("/x", {})
         await c.aclose()
     async with serving(cut) as (_, url):
-        c = client(url)
+        c = client(url, lean=lean)
         got: list[bytes] = []
         with pytest.raises(StreamInterruptedError, match="cut before the response ended"):
             async for line in c.lines("/x", {}):
@@ -237,19 +244,19 @@ async def test_errors_are_translated_like_aiohttps() -> None:
         assert got[0] == b"data: {}"
         await c.aclose()
     async with serving(garbage) as (_, url):
-        c = client(url)
-        with pytest.raises(UpstreamError, match="invalid HTTP response"):
+        c = client(url, lean=lean)
+        with pytest.raises(UpstreamError, match="invalid HTTP response" if lean else None):
             await c.post_json("/x", {})
         await c.aclose()
 
 
-async def test_timeouts_connect_refusal_and_pool_limit() -> None:
+async def test_timeouts_connect_refusal_and_pool_limit(lean: bool) -> None:
     async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, s: Server) -> None:
         await s.read_request(reader)
         await asyncio.sleep(5)
 
     async with serving(silent) as (_, url):
-        c = client(url, timeout_s=0.2)
+        c = client(url, lean=lean, timeout_s=0.2)
         with pytest.raises(UpstreamTimeoutError):
             await c.post_json("/x", {})
         with pytest.raises(UpstreamTimeoutError):  # streaming: the first read must come within timeout_s
@@ -259,7 +266,7 @@ async def test_timeouts_connect_refusal_and_pool_limit() -> None:
 
     async with serving(keep_alive_json) as (_, url):
         port = url.split(":")[2].split("/")[0]
-    c = client(f"http://127.0.0.1:{port}/v1")  # the server is gone: nothing listens there now
+    c = client(f"http://127.0.0.1:{port}/v1", lean=lean)  # the server is gone: nothing listens there now
     with pytest.raises(UpstreamUnavailableError, match="cannot connect"):
         await c.post_json("/x", {})
     await c.aclose()
@@ -272,7 +279,7 @@ async def test_timeouts_connect_refusal_and_pool_limit() -> None:
             await writer.drain()
 
     async with serving(slow_json) as (srv, url):
-        c = client(url, pool=1)
+        c = client(url, lean=lean, pool=1)
         await asyncio.gather(*(c.post_json("/x", {}) for _ in range(4)))
         assert srv.connections == 1  # one connection, used in turn
         await c.aclose()
@@ -295,5 +302,6 @@ async def test_https_and_odd_urls_stay_on_aiohttp_and_header_breaks_are_refused(
     assert client("https://api.openai.com/v1")._raw_url is None
     assert client("http://user:pw@127.0.0.1:9/v1")._raw_url is None
     assert client("http://127.0.0.1:9/v1")._raw_url is not None
+    assert client("http://127.0.0.1:9/v1", lean=False)._raw_url is None  # http_client = "aiohttp"
     with pytest.raises(ValueError, match="line break"):
         client("http://127.0.0.1:9/v1", headers={"X-Bad": "a\r\nInjected: 1"})._raw()
