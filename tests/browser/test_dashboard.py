@@ -48,6 +48,8 @@ def test_dashboard_shows_what_the_log_says(browser: Any, tmp_path: Path) -> None
         assert int(value(page, "#kpi-escalated")) == sum(1 for r in rows if r.escalations)
         assert int(value(page, "#kpi-sensitive")) == sum(1 for r in rows if r.sensitive) == 1
         assert page.inner_text("#kpi-left-host") == "0"
+        assert page.inner_text("#kpi-left-redacted") == page.inner_text("#kpi-left-unredacted") == "0"
+        assert page.get_attribute("#kpi-left-host", "class") == "v ok-text"
         local = sum(1 for r in served if r.tier == "local")
         assert float(value(page, "#kpi-local-share")) == pytest.approx(local / len(served), abs=1e-6)
         p, c = sum(r.prompt_tokens for r in rows), sum(r.completion_tokens for r in rows)
