@@ -22,7 +22,7 @@ import socket
 from collections import deque
 from collections.abc import AsyncIterator, Mapping
 from typing import cast
-from urllib.parse import SplitResult
+from urllib.parse import SplitResult, quote
 
 import httptools
 from multidict import CIMultiDict
@@ -197,7 +197,7 @@ class RawPool:
                 raise ValueError(f"header {k!r} holds a line break")
         self.host = url.hostname or ""
         self.port = url.port or 80
-        self.prefix = url.path.rstrip("/")
+        self.prefix = quote(url.path.rstrip("/"), safe="/%:@!$&'()*+,;=-._~")  # as aiohttp would send it
         merged = CIMultiDict({"Host": url.netloc, "User-Agent": f"smallfirst/{__version__}", "Accept": "*/*"})
         merged.update(headers)  # the backend's own headers win (a vendor User-Agent, auth, versions)
         self._head = "".join(f"{k}: {v}\r\n" for k, v in merged.items())
