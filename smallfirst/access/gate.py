@@ -74,8 +74,8 @@ def _states_for(info: KeyInfo, day: str, spent: tuple[float, float], now: float)
 class SpendWriter:
     """A daemon thread that sums queued (key, day, USD, requests, tokens) and saves them in batches."""
 
-    def __init__(self, path: str, interval_s: float) -> None:
-        self._path = path
+    def __init__(self, opener: Callable[[], KeyStore], interval_s: float) -> None:
+        self._open = opener
         self._interval = interval_s
         self._q: queue.SimpleQueue[tuple[str, str, float, int, int]] = queue.SimpleQueue()
         self._stop = threading.Event()
@@ -100,7 +100,7 @@ class SpendWriter:
             store.add_usage((k, d, s[0], int(s[1]), int(s[2])) for (k, d), s in sums.items())
 
     def _run(self) -> None:
-        store = KeyStore(self._path)
+        store = self._open()
         try:
             while not self._stop.wait(self._interval):
                 self._drain(store)
@@ -142,12 +142,16 @@ class Access:
         self._enforcing = cfg.require_keys
         self._checked = -math.inf
         self._swept = mono()
-        self._writer = SpendWriter(store.path, cfg.flush_interval_s)
+        self._writer = SpendWriter(self._spend_store, cfg.flush_interval_s)
         self._refresh()
 
     @classmethod
     def open(cls, path: str, tiers: Sequence[Tier], cfg: AccessConfig, *, max_escalations: int = 2) -> Access:
         return cls(KeyStore(path), tiers, cfg, max_escalations=max_escalations)
+
+    def _spend_store(self) -> KeyStore:
+        """A new connection to the key tables, for the spend writer's thread."""
+        return KeyStore(self._store.path)
 
     # ---- key table -----------------------------------------------------------------------------
 
@@ -157,13 +161,17 @@ class Access:
             return
         self._checked = now
         try:
-            if self._store.revision() == self._revision:
-                return
-            rev, total, by_hash = self._store.active_by_hash()
-            day = utc_day(self._clock())
-            spent = self._store.spend(day, day[:7])
+            self._reload(self._store, now)
         except sqlite3.Error:
             return  # keep serving with the keys already loaded; the next check tries again
+
+    def _reload(self, store: KeyStore, now: float) -> None:
+        """Reload the keys from ``store`` when its revision changed."""
+        if store.revision() == self._revision:
+            return
+        rev, total, by_hash = store.active_by_hash()
+        day = utc_day(self._clock())
+        spent = store.spend(day, day[:7])
         states: dict[str, KeyState] = {}
         for info in by_hash.values():
             old = self._states.get(info.id)
@@ -237,11 +245,7 @@ class Access:
         now, mono = self._clock(), self._mono()
         tiers = self._candidates(info, request.model)
         budgeted = lim.budget_day_usd is not None or lim.budget_month_usd is not None
-        prompt = out = 0.0
-        if budgeted or st.tokens is not None:
-            prompt = len(request.text()) / 3.0 + 4.0 * len(request.messages)  # generous: tokens ≈ chars / 4
-            out = float(request.max_tokens or request.body.get("max_completion_tokens") or
-                        self.cfg.reserve_output_tokens)
+        prompt, out = self._estimate(request) if budgeted or st.tokens is not None else (0.0, 0.0)
         if st.requests is not None and (wait := st.requests.wait(1, mono)) > 0:
             raise RateLimitError(f"API key {info.label} is over its limit of {lim.rpm} requests per minute; "
                                  f"retry in {math.ceil(wait)} s", hint="slow down, or ask for a higher limit",
@@ -266,6 +270,21 @@ class Access:
         self._pending[request_id] = Grant(info.id, prompt + out, cost, st.ledger.day, mono)
         if mono - self._swept > 60.0:
             self._sweep(mono)
+        return self._with_tiers(request, tiers, info)
+
+    async def admit_async(self, info: KeyInfo | None, request: ChatRequest, request_id: str) -> ChatRequest:
+        """What the server awaits. In memory this is :meth:`admit` (nothing to wait for, no suspension
+        between check and reservation); the shared (PostgreSQL) variant waits off the event loop."""
+        return self.admit(info, request, request_id)
+
+    def _estimate(self, request: ChatRequest) -> tuple[float, float]:
+        """(prompt tokens, output tokens) to reserve: generous (tokens ≈ chars / 4, counted as / 3)."""
+        prompt = len(request.text()) / 3.0 + 4.0 * len(request.messages)
+        out = float(request.max_tokens or request.body.get("max_completion_tokens") or self.cfg.reserve_output_tokens)
+        return prompt, out
+
+    def _with_tiers(self, request: ChatRequest, tiers: Sequence[str], info: KeyInfo) -> ChatRequest:
+        """The request carrying the key id and, when some tiers are off limits, the tiers it may use."""
         headers = request.headers
         if len(tiers) < len(self._order) or TIERS_HEADER in headers:
             headers = {k: v for k, v in headers.items() if k != TIERS_HEADER}

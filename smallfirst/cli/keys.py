@@ -1,6 +1,8 @@
 """`smallfirst keys create|list|revoke`: gateway API keys, stored hashed next to the request log.
 
-Changes reach a running gateway within ``[access] refresh_ms`` (it watches a revision counter).
+The keys live in the SQLite file at ``log.path`` — or, when the config says ``[access] shared =
+true``, in the PostgreSQL database of ``log.url`` that every replica reads. Changes reach running
+gateways within ``[access] refresh_ms`` (they watch a revision counter).
 """
 
 from __future__ import annotations
@@ -15,19 +17,21 @@ import typer
 from smallfirst.access.keys import Limits
 from smallfirst.access.keystore import KeyStore
 from smallfirst.access.limits import utc_day
+from smallfirst.access.shared import open_keystore
 from smallfirst.config.loader import load
 from smallfirst.core.errors import BadRequestError
 
 app = typer.Typer(no_args_is_help=True, help="Create, list and revoke gateway API keys.")
 
 ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="smallfirst.toml (its log.path holds "
-                                                                         "the keys)")]
-DbOpt = Annotated[Path | None, typer.Option("--db", help="the SQLite file directly (default: log.path)")]
+                                                                         "the keys; with [access] shared = true, "
+                                                                         "its log.url)")]
+DbOpt = Annotated[Path | None, typer.Option("--db", help="a SQLite file directly (default: from the config)")]
 
 
 def _open(config: Path | None, db: Path | None) -> tuple[KeyStore, tuple[str, ...]]:
     settings = load(config)
-    return KeyStore(str(db) if db is not None else settings.log.path), settings.tier_names
+    return open_keystore(settings, str(db) if db is not None else None), settings.tier_names
 
 
 @app.command()

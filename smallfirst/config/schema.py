@@ -94,7 +94,8 @@ class ServerConfig(Strict):
 
 
 class AccessConfig(Strict):
-    """Gateway API keys (``smallfirst keys``), kept hashed in the SQLite file at ``log.path``."""
+    """Gateway API keys (``smallfirst keys``), kept hashed in the SQLite file at ``log.path`` (or, with
+    ``shared = true``, in the PostgreSQL database of ``log.url`` with budgets and rate limits)."""
 
     require_keys: bool = Field(default=False, description="refuse requests without a valid key even "
                                "before any key exists (keys are always required once one exists)")
@@ -103,6 +104,10 @@ class AccessConfig(Strict):
     reserve_output_tokens: int = Field(default=1024, ge=1, description="output tokens reserved against "
                                        "budgets and token limits when a request sets no max_tokens")
     flush_interval_s: float = Field(default=1.0, gt=0, description="how often per-key spend is saved")
+    shared: bool = Field(default=False, description="keep keys, budgets and rate limits in the PostgreSQL "
+                         "database of log.url, shared by every replica (default: per process, keys in log.path)")
+    shared_connections: int = Field(default=4, ge=1, le=64, description="shared mode: PostgreSQL connections "
+                                    "(and threads) per gateway for reservations and settlements")
 
 
 class LogConfig(Strict):
@@ -221,6 +226,13 @@ class Settings(Strict):
             raise ValueError("at least one tier is required")
         if self.routing.fixed_tier is not None and self.routing.fixed_tier not in seen:
             raise ValueError(f"routing.fixed_tier {self.routing.fixed_tier!r} is not a tier name")
+        return self
+
+    @model_validator(mode="after")
+    def _shared_access_needs_postgres(self) -> Settings:
+        if self.access.shared and self.log.url is None:
+            raise ValueError("access.shared = true keeps keys, budgets and rate limits in PostgreSQL: set log.url "
+                             "= \"postgresql://…\" (the database the replicas share), or drop access.shared")
         return self
 
     @property

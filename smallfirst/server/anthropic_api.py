@@ -44,7 +44,7 @@ class AnthropicMessages:
             ctx.requested_model = body["model"] if isinstance(body.get("model"), str) else ""
             ctx.stream = body.get("stream") is True
             request = to_request(to_openai(body), headers=scope["headers"], api_key_id=ctx.api_key_id)
-            request = gw.access.admit(key, request, ctx.request_id)  # 429: rate limits, budgets
+            request = await gw.access.admit_async(key, request, ctx.request_id)  # 429: rate limits, budgets
             if gw.engine.store_prompts:
                 ctx.prompt_text = request.text()
             if request.stream:

@@ -9,7 +9,7 @@ from typing import Any
 
 import orjson
 
-from smallfirst.access import Access
+from smallfirst.access import open_access
 from smallfirst.config.resolve import Runtime, resolve
 from smallfirst.config.schema import Settings
 from smallfirst.core.errors import (
@@ -55,8 +55,7 @@ class Gateway:
                              max_escalations=settings.routing.max_escalations,
                              store_prompts=settings.log.store_prompts, observers=[self.metrics.observe],
                              checker=runtime.checker)
-        self.access = Access.open(settings.log.path, runtime.tiers, settings.access,  # API keys, limits, budgets
-                                  max_escalations=settings.routing.max_escalations)
+        self.access = open_access(settings, runtime.tiers)  # API keys, limits, budgets (in memory or shared)
         self.engine.observers.append(self.access.observe)
         resilience_metrics.register(self.metrics.registry, runtime.tiers)  # breakers and retries
         self.max_body = settings.server.max_body_bytes
@@ -179,7 +178,7 @@ class Gateway:
             ctx.requested_model = body["model"] if isinstance(body.get("model"), str) else ""
             ctx.stream = body.get("stream") is True
             request = to_request(body, headers=scope["headers"], api_key_id=ctx.api_key_id)
-            request = self.access.admit(key, request, ctx.request_id)  # 429: rate limits, budgets
+            request = await self.access.admit_async(key, request, ctx.request_id)  # 429: rate limits, budgets
             if self.engine.store_prompts:
                 ctx.prompt_text = request.text()
             if request.stream:
