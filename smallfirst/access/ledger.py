@@ -1,21 +1,24 @@
 """Shared budgets and rate limits: atomic reservations in PostgreSQL (``[access] shared = true``).
 
-Synchronous functions over one psycopg connection (autocommit; each opens its own transaction);
+Synchronous functions over one psycopg connection in autocommit mode, each check-and-take a
+*single* statement (atomic, and a row is locked only while that statement runs);
 :class:`~smallfirst.access.shared.SharedAccess` runs them on a small thread pool, off the event loop.
 
-* **Rate limits** — one row per (key, UTC minute). A request is admitted by one conditional
-  ``UPDATE … RETURNING`` that counts it only if the *sliding-window estimate* fits: this minute's
-  count plus the previous minute's weighted by the part of it still inside the last 60 s
-  (``cur + prev × (1 − elapsed/60)``). That is an approximation of a true sliding window (exact when
-  traffic is even across the previous minute) and never admits more than the limit in any
-  fixed minute.
-* **Budgets** — one row per (key, window) for the UTC day and month: USD spent and reserved. The
-  rows are locked (``SELECT … FOR UPDATE``, month then day, the one lock order used everywhere),
-  the tiers that fit what is left are chosen, and ``reserved`` grows by the request's upper-bound
-  cost in the same transaction, so racing requests on any number of replicas cannot overspend.
-  A row in ``access_grants`` remembers the reservation; settlement deletes it and moves the real
-  cost from ``reserved`` to ``spent``; :func:`sweep` releases grants older than ``max_age_s`` (a
-  replica that crashed with requests in flight).
+* **Rate limits** — one row per (key, UTC minute). A request is counted by one conditional upsert
+  that succeeds only if the *sliding-window estimate* fits: this minute's count plus the previous
+  minute's weighted by the part of it still inside the last 60 s (``cur + prev × (1 − elapsed/60)``).
+  That approximates a true sliding window (exact when the previous minute's traffic was even) and
+  never admits more than the limit within one fixed minute. A request refused later (budget) gives
+  its count back.
+* **Budgets** — one row per key: USD spent on the current UTC day and month (rolled forward by the
+  first request of a new day or month) and USD reserved by requests in flight. A reservation is
+  ``UPDATE … SET reserved = reserved + cost WHERE spent + reserved + cost <= budget`` — PostgreSQL
+  re-checks the condition on the latest row version, so racing requests on any number of replicas
+  cannot overspend — with the ``access_grants`` row inserted by the same statement. The first try
+  reserves for every tier the key may use; when that does not fit, the row is read and the
+  expensive tiers are dropped until one fits (or ``429 budget_exceeded``). Settlement deletes the
+  grant and moves the real cost from reserved to spent, in one statement; :func:`sweep` releases
+  grants older than ``max_age_s`` (a replica that crashed with requests in flight).
 """
 
 from __future__ import annotations
@@ -34,17 +37,10 @@ if TYPE_CHECKING:
 
     Conn = psycopg.Connection[tuple[Any, ...]]
 
-_PREV = "COALESCE((SELECT p.{col} FROM access_rate p WHERE p.key_id = r.key_id AND p.minute = r.minute - 1), 0)"
-_BUDGET_UPSERT = """
-    INSERT INTO access_budget AS b (key_id, win, spent, reserved) VALUES (%s, %s, %s, 0)
-    ON CONFLICT (key_id, win) DO UPDATE SET spent = b.spent + excluded.spent,
-        reserved = GREATEST(0, b.reserved - %s)
-"""
-_USAGE_UPSERT = """
-    INSERT INTO access_usage AS u (key_id, day, cost_usd, requests, tokens) VALUES (%s, %s, %s, 1, %s)
-    ON CONFLICT (key_id, day) DO UPDATE SET cost_usd = u.cost_usd + excluded.cost_usd,
-        requests = u.requests + 1, tokens = u.tokens + excluded.tokens
-"""
+_PREV = "COALESCE((SELECT p.{col} FROM access_rate p WHERE p.key_id = %(k)s AND p.minute = %(m)s - 1), 0)"
+_DAY = "CASE WHEN day >= %(d)s THEN spent_day ELSE 0 END"  # today's spend (0 once the row's day is past)
+_MONTH = "CASE WHEN month >= %(mo)s THEN spent_month ELSE 0 END"
+_TRIES = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,13 +57,17 @@ class SharedGrant:
 
 
 def _rate_sql(rpm: bool, tpm: bool) -> bytes:
-    conds = []
+    first, cond = [], []  # the minute's first request (insert) / later ones (update): the same estimate
     if rpm:
-        conds.append(f"r.requests + 1 + %(w)s * {_PREV.format(col='requests')} <= %(rpm)s")
+        first.append(f"1 + %(w)s * {_PREV.format(col='requests')} <= %(rpm)s")
+        cond.append(f"r.requests + 1 + %(w)s * {_PREV.format(col='requests')} <= %(rpm)s")
     if tpm:
-        conds.append(f"r.tokens + %(need)s + %(w)s * {_PREV.format(col='tokens')} <= %(tpm)s")
-    return ("UPDATE access_rate r SET requests = r.requests + 1, tokens = r.tokens + %(t)s "
-            f"WHERE r.key_id = %(k)s AND r.minute = %(m)s AND {' AND '.join(conds)} RETURNING r.requests").encode()
+        first.append(f"%(need)s + %(w)s * {_PREV.format(col='tokens')} <= %(tpm)s")
+        cond.append(f"r.tokens + %(need)s + %(w)s * {_PREV.format(col='tokens')} <= %(tpm)s")
+    return ("INSERT INTO access_rate AS r (key_id, minute, requests, tokens) "
+            f"SELECT %(k)s, %(m)s, 1, %(t)s WHERE {' AND '.join(first)} "
+            "ON CONFLICT (key_id, minute) DO UPDATE SET requests = r.requests + 1, tokens = r.tokens + %(t)s "
+            f"WHERE {' AND '.join(cond)} RETURNING r.requests").encode()
 
 
 def sliding_wait(cur: float, prev: float, need: float, cap: float, elapsed: float) -> float:
@@ -82,8 +82,6 @@ def sliding_wait(cur: float, prev: float, need: float, cap: float, elapsed: floa
 
 
 def _take_rate(conn: Conn, key_id: str, label: str, lim: Limits, minute: int, elapsed: float, tokens: float) -> None:
-    conn.execute("INSERT INTO access_rate (key_id, minute, requests, tokens) VALUES (%s, %s, 0, 0) "
-                 "ON CONFLICT DO NOTHING", (key_id, minute))
     need = min(tokens, float(lim.tpm)) if lim.tpm is not None else 0.0
     args = {"k": key_id, "m": minute, "w": max(0.0, 1.0 - elapsed / 60.0), "rpm": lim.rpm, "tpm": lim.tpm,
             "need": need, "t": tokens if lim.tpm is not None else 0.0}
@@ -106,91 +104,115 @@ def _take_rate(conn: Conn, key_id: str, label: str, lim: Limits, minute: int, el
                          hint="slow down, lower max_tokens, or ask for a higher limit", retry_after_s=wait)
 
 
-def _lock_budget(conn: Conn, key_id: str, day: str) -> dict[str, tuple[float, float]]:
-    sql = ("SELECT win, spent, reserved FROM access_budget WHERE key_id = %s AND win IN (%s, %s) "
-           "ORDER BY win FOR UPDATE")  # month ('YYYY-MM') sorts before day: the one lock order
-    rows = conn.execute(sql, (key_id, day[:7], day)).fetchall()
-    if len(rows) < 2:
-        conn.execute("INSERT INTO access_budget (key_id, win) VALUES (%s, %s), (%s, %s) ON CONFLICT DO NOTHING",
-                     (key_id, day[:7], key_id, day))
-        rows = conn.execute(sql, (key_id, day[:7], day)).fetchall()
-    return {str(w): (float(s), float(r)) for w, s, r in rows}
+def _reserve_sql(lim: Limits) -> bytes:
+    cond = ""
+    if lim.budget_day_usd is not None:
+        cond += f" AND {_DAY} + reserved + %(c)s <= %(bd)s"
+    if lim.budget_month_usd is not None:
+        cond += f" AND {_MONTH} + reserved + %(c)s <= %(bm)s"
+    return ("WITH b AS (UPDATE access_budget SET "
+            f"spent_day = {_DAY}, spent_month = {_MONTH}, day = GREATEST(day, %(d)s), "
+            "month = GREATEST(month, %(mo)s), reserved = reserved + %(c)s "
+            f"WHERE key_id = %(k)s{cond} RETURNING key_id) "
+            "INSERT INTO access_grants (id, key_id, day, cost, created) "
+            "SELECT %(g)s, key_id, %(d)s, %(c)s, %(now)s FROM b RETURNING id").encode()
+
+
+def _take_budget(conn: Conn, args: dict[str, Any], lim: Limits, choose: Callable[[float], tuple[list[str], float]],
+                 over_budget: Callable[[Ledger, str], BudgetExceededError]) -> tuple[list[str], float]:
+    tiers, cost = choose(math.inf)  # first try: every tier the key may use
+    sql = _reserve_sql(lim)
+    seen, window = Ledger(args["d"]), "day"
+    for _ in range(_TRIES):
+        if cost <= 0:
+            return tiers, 0.0  # nothing to reserve (free tiers)
+        if conn.execute(sql, {**args, "c": cost}).fetchone() is not None:
+            return tiers, cost
+        row = conn.execute(f"SELECT {_DAY}, {_MONTH}, reserved FROM access_budget WHERE key_id = %(k)s".encode(),
+                           args).fetchone()
+        if row is None:
+            conn.execute("INSERT INTO access_budget (key_id, day, month) VALUES (%(k)s, %(d)s, %(mo)s) "
+                         "ON CONFLICT DO NOTHING", args)
+            continue
+        spent_d, spent_m, held = float(row[0]), float(row[1]), float(row[2])
+        seen, left, window = Ledger(args["d"], spent_d, spent_m, held), math.inf, "day"
+        if lim.budget_day_usd is not None:
+            left = lim.budget_day_usd - spent_d - held
+        if lim.budget_month_usd is not None and lim.budget_month_usd - spent_m - held < left:
+            left, window = lim.budget_month_usd - spent_m - held, "month"
+        tiers, cost = choose(left)
+        if not tiers:
+            raise over_budget(seen, window)
+    raise over_budget(seen, window)  # what is left kept being taken by racing requests
 
 
 def reserve(conn: Conn, *, grant_id: str, key_id: str, label: str, limits: Limits, day: str, minute: int,
             elapsed: float, tokens: float, now: float,
             choose: Callable[[float], tuple[list[str], float]],
             over_budget: Callable[[Ledger, str], BudgetExceededError]) -> tuple[list[str] | None, SharedGrant]:
-    """Check and take the key's shared limits in one transaction (rolled back when one refuses).
+    """Check and take the key's shared limits; a refusal leaves nothing taken.
 
     ``choose(left_usd)`` returns the tiers that fit and the USD to reserve; returns (those tiers —
     None when the key has no budget — and the grant)."""
     budgeted = limits.budget_day_usd is not None or limits.budget_month_usd is not None
+    rated = limits.rpm is not None or limits.tpm is not None
+    took = tokens if limits.tpm is not None else 0.0
+    if rated:
+        _take_rate(conn, key_id, label, limits, minute, elapsed, tokens)
     tiers: list[str] | None = None
     cost = 0.0
-    gid = ""
-    with conn.transaction():
-        if limits.rpm is not None or limits.tpm is not None:
-            _take_rate(conn, key_id, label, limits, minute, elapsed, tokens)
-        if budgeted:
-            rows = _lock_budget(conn, key_id, day)
-            spent_d, res_d = rows.get(day, (0.0, 0.0))
-            spent_m, res_m = rows.get(day[:7], (0.0, 0.0))
-            left, window, held = math.inf, "day", 0.0
-            if limits.budget_day_usd is not None:
-                left, held = limits.budget_day_usd - spent_d - res_d, res_d
-            if limits.budget_month_usd is not None and limits.budget_month_usd - spent_m - res_m < left:
-                left, window, held = limits.budget_month_usd - spent_m - res_m, "month", res_m
-            tiers, cost = choose(left)
-            if not tiers:
-                raise over_budget(Ledger(day, spent_d, spent_m, held), window)
-            if cost > 0:
-                gid = grant_id
-                conn.execute("UPDATE access_budget SET reserved = reserved + %s WHERE key_id = %s AND win IN (%s, %s)",
-                             (cost, key_id, day[:7], day))
-                conn.execute("INSERT INTO access_grants (id, key_id, day, cost, created) VALUES (%s, %s, %s, %s, %s)",
-                             (gid, key_id, day, cost, now))
-    return tiers, SharedGrant(gid, key_id, day, minute, tokens if limits.tpm is not None else 0.0, cost, budgeted)
+    if budgeted:
+        args = {"k": key_id, "d": day, "mo": day[:7], "bd": limits.budget_day_usd, "bm": limits.budget_month_usd,
+                "g": grant_id, "now": now}
+        try:
+            tiers, cost = _take_budget(conn, args, limits, choose, over_budget)
+        except BaseException:
+            if rated:  # give the rate count back
+                conn.execute("UPDATE access_rate SET requests = GREATEST(0, requests - 1), "
+                             "tokens = GREATEST(0, tokens - %s) WHERE key_id = %s AND minute = %s",
+                             (took, key_id, minute))
+            raise
+    return tiers, SharedGrant(grant_id if cost > 0 else "", key_id, day, minute, took, cost, budgeted)
 
 
 def settle(conn: Conn, g: SharedGrant, cost_usd: float, used_tokens: int) -> None:
-    """The request finished: give back unused tokens, move its real cost from reserved to spent."""
-    with conn.transaction():
-        if g.tokens:
-            conn.execute("UPDATE access_rate SET tokens = GREATEST(0, tokens - %s) WHERE key_id = %s AND minute = %s",
-                         (g.tokens - used_tokens, g.key_id, g.minute))
-        release = 0.0
-        if g.id and conn.execute("DELETE FROM access_grants WHERE id = %s", (g.id,)).rowcount:
-            release = g.cost  # else the sweep already released it
-        if g.budgeted:
-            for win in (g.day[:7], g.day):
-                conn.execute(_BUDGET_UPSERT, (g.key_id, win, cost_usd, release))
-        conn.execute(_USAGE_UPSERT, (g.key_id, g.day, cost_usd, used_tokens))
+    """The request finished: give back unused tokens, move its real cost from reserved to spent,
+    add it to ``access_usage`` — one statement."""
+    ctes = []
+    args: dict[str, Any] = {"k": g.key_id, "d": g.day, "mo": g.day[:7], "c": cost_usd, "u": used_tokens,
+                            "g": g.id, "m": g.minute, "give": g.tokens - used_tokens}
+    if g.tokens:
+        ctes.append("r AS (UPDATE access_rate SET tokens = GREATEST(0, tokens - %(give)s) "
+                    "WHERE key_id = %(k)s AND minute = %(m)s RETURNING 1)")
+    if g.budgeted:
+        ctes.append("g AS (DELETE FROM access_grants WHERE id = %(g)s RETURNING cost)")  # none: the sweep released it
+        ctes.append("b AS (INSERT INTO access_budget AS b (key_id, day, spent_day, month, spent_month) "
+                    "VALUES (%(k)s, %(d)s, %(c)s, %(mo)s, %(c)s) ON CONFLICT (key_id) DO UPDATE SET "
+                    "reserved = GREATEST(0, b.reserved - COALESCE((SELECT SUM(cost) FROM g), 0)), "
+                    "spent_day = b.spent_day + CASE WHEN b.day = %(d)s THEN %(c)s ELSE 0 END, "
+                    "spent_month = b.spent_month + CASE WHEN b.month = %(mo)s THEN %(c)s ELSE 0 END RETURNING 1)")
+    with_ = f"WITH {', '.join(ctes)} " if ctes else ""
+    conn.execute((f"{with_}INSERT INTO access_usage AS u (key_id, day, cost_usd, requests, tokens) "
+                  "VALUES (%(k)s, %(d)s, %(c)s, 1, %(u)s) ON CONFLICT (key_id, day) DO UPDATE SET "
+                  "cost_usd = u.cost_usd + excluded.cost_usd, requests = u.requests + 1, "
+                  "tokens = u.tokens + excluded.tokens").encode(), args)
 
 
 def sweep(conn: Conn, now: float, max_age_s: float) -> int:
     """Release reservations older than ``max_age_s`` and drop rate rows older than two minutes;
     returns how many reservations were released."""
-    with conn.transaction():
-        gone = conn.execute("DELETE FROM access_grants WHERE created < %s RETURNING key_id, day, cost",
-                            (now - max_age_s,)).fetchall()
-        held: dict[tuple[str, str], float] = {}
-        for kid, day, cost in gone:
-            for win in (day[:7], day):
-                held[(kid, win)] = held.get((kid, win), 0.0) + float(cost)
-        for (kid, win), usd in sorted(held.items()):
-            conn.execute("UPDATE access_budget SET reserved = GREATEST(0, reserved - %s) "
-                         "WHERE key_id = %s AND win = %s", (usd, kid, win))
+    row = conn.execute(
+        "WITH g AS (DELETE FROM access_grants WHERE created < %s RETURNING key_id, cost), "
+        "s AS (SELECT key_id, SUM(cost) AS usd, COUNT(*) AS n FROM g GROUP BY key_id), "
+        "u AS (UPDATE access_budget b SET reserved = GREATEST(0, b.reserved - s.usd) FROM s "
+        "WHERE b.key_id = s.key_id RETURNING 1) "
+        "SELECT COALESCE(SUM(n), 0) FROM s", (now - max_age_s,)).fetchone()
     conn.execute("DELETE FROM access_rate WHERE minute < %s", (int(now // 60) - 2,))
-    return len(gone)
+    return int(row[0]) if row else 0
 
 
 def budget_snapshot(conn: Conn, day: str) -> dict[str, dict[str, float]]:
-    """Per key id: USD spent today / this month and reserved (the larger window's), as in memory."""
-    out: dict[str, dict[str, float]] = {}
-    for kid, win, spent, reserved in conn.execute(
-            "SELECT key_id, win, spent, reserved FROM access_budget WHERE win IN (%s, %s)", (day, day[:7])):
-        d = out.setdefault(str(kid), {"spent_day": 0.0, "spent_month": 0.0, "reserved": 0.0})
-        d["spent_day" if win == day else "spent_month"] = float(spent)
-        d["reserved"] = max(d["reserved"], float(reserved))
-    return out
+    """Per key id: USD spent today / this month and reserved, as the in-memory ledgers report."""
+    return {str(kid): {"spent_day": float(d), "spent_month": float(m), "reserved": float(r)}
+            for kid, d, m, r in conn.execute(
+                f"SELECT key_id, {_DAY}, {_MONTH}, reserved FROM access_budget".encode(), {"d": day, "mo": day[:7]})}

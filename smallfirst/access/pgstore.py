@@ -4,7 +4,7 @@ Same tables and semantics as :mod:`smallfirst.access.keystore` (hashed keys, ``a
 ``access_revision`` counter a gateway watches), in the database of ``log.url``, plus the shared
 counters of :mod:`smallfirst.access.ledger`:
 
-* ``access_budget`` — (key id, window ``YYYY-MM-DD`` or ``YYYY-MM``) → USD spent and reserved;
+* ``access_budget`` — per key: USD spent on the current UTC day and month, and reserved in flight;
 * ``access_grants`` — one row per reservation in flight (so a crashed replica's are released);
 * ``access_rate`` — (key id, UTC minute) → requests and tokens (rate limits).
 
@@ -36,8 +36,8 @@ PG_MIGRATIONS: tuple[str, ...] = (
         revoked DOUBLE PRECISION,
         budget_day_usd DOUBLE PRECISION,
         budget_month_usd DOUBLE PRECISION,
-        rpm INTEGER,
-        tpm INTEGER,
+        rpm BIGINT,
+        tpm BIGINT,
         tiers TEXT
     );
     CREATE TABLE access_usage (
@@ -51,11 +51,12 @@ PG_MIGRATIONS: tuple[str, ...] = (
     CREATE TABLE access_revision (id INTEGER PRIMARY KEY CHECK (id = 1), revision BIGINT NOT NULL);
     INSERT INTO access_revision VALUES (1, 0);
     CREATE TABLE access_budget (
-        key_id TEXT NOT NULL,
-        win TEXT NOT NULL,
-        spent DOUBLE PRECISION NOT NULL DEFAULT 0,
-        reserved DOUBLE PRECISION NOT NULL DEFAULT 0,
-        PRIMARY KEY (key_id, win)
+        key_id TEXT PRIMARY KEY,
+        day TEXT NOT NULL,
+        spent_day DOUBLE PRECISION NOT NULL DEFAULT 0,
+        month TEXT NOT NULL,
+        spent_month DOUBLE PRECISION NOT NULL DEFAULT 0,
+        reserved DOUBLE PRECISION NOT NULL DEFAULT 0
     );
     CREATE TABLE access_grants (
         id TEXT PRIMARY KEY,
