@@ -1,5 +1,8 @@
 """Access: the gateway's per-request key check, rate limits and budgets — all in memory.
 
+(The default. ``[access] shared = true`` selects :class:`~smallfirst.access.shared.SharedAccess`,
+which keeps the same steps' state in PostgreSQL for replicas; the server awaits :meth:`Access.admit_async`.)
+
 Per request the gateway calls, on its event loop and with no ``await`` in between:
 
 1. :meth:`Access.authenticate` — SHA-256 of the bearer token, one dict lookup (401 when the token
