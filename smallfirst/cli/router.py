@@ -72,7 +72,7 @@ def train(
     outcomes: OutcomesArg,
     out: Annotated[Path, typer.Option("--out", "-o", help="artifact path (.npz)")] = Path("router.npz"),
     tiers: TiersOpt = None,
-    kind: Annotated[str, typer.Option(help="logistic, ridge or auto (ridge when scores are graded)")] = "auto",
+    kind: Annotated[str, typer.Option(help="logistic, ridge, ensemble (both, summed) or auto (= ensemble)")] = "auto",
     c: Annotated[float | None, typer.Option(
         "--c", help="inverse regularisation strength (default: inner CV over 0.1, 0.3, 1, 3)")] = None,
     folds: Annotated[int, typer.Option(help="folds for the out-of-fold calibration scores")] = 5,
@@ -188,7 +188,7 @@ def bench(
         "learned,learned-text,task-prior,length,rules",
     folds: Annotated[int, typer.Option(help="cross-validation folds (grouped by prompt)")] = 5,
     seeds: Annotated[int, typer.Option(help="repetitions with different fold splits")] = 1,
-    kind: Annotated[str, typer.Option(help="learned model: logistic, ridge or auto")] = "auto",
+    kind: Annotated[str, typer.Option(help="learned model: logistic, ridge, ensemble or auto (= ensemble)")] = "auto",
     c: Annotated[float | None, typer.Option(
         "--c", help="inverse regularisation strength (default: inner CV per fold)")] = None,
     tiers: TiersOpt = None,

@@ -15,9 +15,9 @@ import numpy.typing as npt
 
 from smallfirst.routing.features import HashedFeaturizer
 from smallfirst.routing.metrics import roc_auc
-from smallfirst.routing.model import F64, tier_labels
+from smallfirst.routing.model import F64, is_binary, tier_labels
 from smallfirst.routing.outcomes import OutcomeTable
-from smallfirst.routing.train import FeatureMatrix, fit_linear, margins, select_c
+from smallfirst.routing.train import FeatureMatrix, fit_model, margins, select_cs
 
 I64 = npt.NDArray[np.int64]
 
@@ -71,8 +71,8 @@ def learned(with_meta: bool) -> Scorer:
     """The learned router's model, refitted per fold (C by inner CV on the training folds unless fixed)."""
     def run(ctx: BenchContext, tr: I64, te: I64) -> F64:
         fm = ctx.features(with_meta)
-        c = ctx.c if ctx.c is not None else select_c(fm, ctx.table.scores, tr, ctx.table.groups, ctx.kind)
-        w, b, idf = fit_linear(fm, ctx.table.scores, tr, ctx.kind, c)
+        cs = select_cs(fm, ctx.table.scores, tr, ctx.table.groups, ctx.kind, ctx.c)
+        w, b, idf = fit_model(fm, ctx.table.scores, tr, ctx.kind, cs)
         return margins(fm, te, w, b, idf)
     return run
 
@@ -128,12 +128,14 @@ def tfidf_lr(ctx: BenchContext, tr: I64, te: I64) -> F64:
     xte = sparse.hstack([a.transform(te_t), b.transform(te_t)]).tocsr()
     y, diff = tier_labels(ctx.table.scores[tr])
     out = np.zeros((len(te), y.shape[1]))
+    # the reference keeps one model: LR on 0/1 scores, ridge on graded ones (unless a kind is forced)
+    kind = ctx.kind if ctx.kind in ("logistic", "ridge") else ("logistic" if is_binary(ctx.table.scores) else "ridge")
     for t in range(y.shape[1]):
         model: Any
-        if ctx.kind == "logistic" and y[:, t].min() != y[:, t].max():
+        if kind == "logistic" and y[:, t].min() != y[:, t].max():
             model = LogisticRegression(C=ctx.c or 1.0, solver="liblinear").fit(xtr, y[:, t].astype(int))
             out[:, t] = model.decision_function(xte)
-        elif ctx.kind != "logistic":
+        elif kind != "logistic":
             model = Ridge(alpha=1.0 / (ctx.c or 1.0), solver="sparse_cg").fit(xtr, diff[:, t])
             out[:, t] = model.predict(xte)
     return out

@@ -16,7 +16,16 @@ from smallfirst.routing.features import HashedFeaturizer
 from smallfirst.routing.learned import LearnedRouter, ThresholdsFile, thresholds_path_for
 from smallfirst.routing.model import LinearRouterModel
 from smallfirst.routing.outcomes import Outcome, OutcomeTable
-from smallfirst.routing.train import C_GRID, TrainSpec, featurize, fit_linear, grouped_folds, margins, train
+from smallfirst.routing.train import (
+    C_GRID,
+    TrainSpec,
+    featurize,
+    fit_linear,
+    fit_model,
+    grouped_folds,
+    margins,
+    train,
+)
 from smallfirst.signals import extract
 
 T3 = ("local", "mid", "frontier")
@@ -47,9 +56,10 @@ def test_grouped_folds_keep_groups_together() -> None:
 @pytest.mark.slow
 def test_train_learns_the_synthetic_rule_and_round_trips(tmp_path: Path, rows2: list[Outcome]) -> None:
     table = OutcomeTable.from_rows(rows2, tiers=("local", "frontier"))
-    model = train(table, TrainSpec(folds=4, bits=15))  # C chosen by inner CV
-    assert model.meta["kind"] == "logistic" and model.oof is not None
-    assert model.meta["c_selected"] and model.meta["c"] in C_GRID
+    model = train(table, TrainSpec(folds=4, bits=15))  # auto = ensemble; each member's C by inner CV
+    assert model.meta["kind"] == "ensemble" and model.oof is not None
+    assert model.meta["c_selected"] and set(model.meta["c"]) == {"logistic", "ridge"}
+    assert all(c in C_GRID for c in model.meta["c"].values())
     def p(text: str) -> float:
         return float(model.probs(text, extract(req(text)))[0])
 
@@ -58,11 +68,11 @@ def test_train_learns_the_synthetic_rule_and_round_trips(tmp_path: Path, rows2: 
     hard = [p("Prove that the sum of 9 odd numbers is a square, step by step"),
             p("Solve the integral of x^5 * log(x) and explain the usual method"),
             p("Plan a multi-step strategy to analyse cost trade-offs and justify it")]
-    assert min(easy) > 0.7 and max(hard) < 0.7 and np.mean(easy) - np.mean(hard) > 0.35
+    assert min(easy) > max(hard) and np.mean(easy) - np.mean(hard) > 0.35
     hard_text = "Prove that the sum of 9 odd numbers is a square, step by step"
     path = model.save(tmp_path / "r.npz")
     loaded = LinearRouterModel.load(path)
-    assert loaded.tiers == model.tiers and loaded.meta["kind"] == "logistic"
+    assert loaded.tiers == model.tiers and loaded.meta["kind"] == "ensemble"
     assert np.allclose(loaded.probs(hard_text, extract(req(hard_text))), hard[0])
     assert loaded.oof is not None and np.allclose(loaded.oof, model.oof)
 
@@ -80,6 +90,34 @@ def test_inference_matches_the_training_pipeline(rows3: list[Outcome]) -> None:
     for i in range(25):
         sig = feat.prompt_signals(table.prompts[i], table.tasks[i])
         assert np.allclose(m.margins(table.prompts[i], sig), batch[i], atol=1e-4)
+
+
+def test_ensemble_is_the_sum_of_standardised_members(rows2: list[Outcome]) -> None:
+    table = OutcomeTable.from_rows(rows2, tiers=("local", "frontier"))
+    fm = featurize(table.prompts, table.tasks, HashedFeaturizer(bits=15))
+    rows = np.arange(len(table))
+    w, b, idf = fit_model(fm, table.scores, rows, "ensemble", {"logistic": 1.0, "ridge": 0.3})
+    assert w.shape == (fm.counts.shape[1], 1)
+    want = np.zeros((len(rows), 1))
+    for kind, c in (("logistic", 1.0), ("ridge", 0.3)):
+        wk, bk, idf_k = fit_linear(fm, table.scores, rows, kind, c)
+        assert np.array_equal(idf_k, idf)
+        m = margins(fm, rows, wk, bk, idf_k)
+        assert m.std() > 0
+        want += (m - m.mean(axis=0)) / m.std(axis=0)
+    got = margins(fm, rows, w, b, idf)
+    assert np.allclose(got, want, atol=1e-8)
+    assert abs(got.mean()) < 1e-8
+    single = fit_model(fm, table.scores, rows, "logistic", {"logistic": 1.0})
+    assert np.array_equal(single[0], fit_linear(fm, table.scores, rows, "logistic", 1.0)[0])
+
+
+def test_train_spec_kinds() -> None:
+    scores = np.array([[1.0, 0.0], [0.0, 1.0]])
+    assert TrainSpec().resolved_kind(scores) == "ensemble"
+    assert TrainSpec(kind="ridge").resolved_kind(scores) == "ridge"
+    with pytest.raises(ValueError, match="unknown model kind 'svm'"):
+        TrainSpec(kind="svm").resolved_kind(scores)
 
 
 def test_load_errors(tmp_path: Path) -> None:
