@@ -112,9 +112,10 @@ class HttpClient:
             except BaseException:
                 raw.discard(conn)
                 raise
-            status, headers = conn.status, conn.header_map()
+            status = conn.status
+            headers = conn.header_map() if status >= 400 else None  # read before the connection is reused
             raw.release(conn)
-            if status >= 400:
+            if headers is not None:
                 raise self.ctx.from_status(status, body, headers)
             return orjson.loads(body)
         except UpstreamError:

@@ -69,13 +69,15 @@ class Conn(asyncio.Protocol):
         self.parser = httptools.HttpResponseParser(self)
         self.closed = False
         self.idle_since = 0.0
+        self.headers: list[tuple[bytes, bytes]] = []
+        self.chunks: deque[bytes] = deque()
         self.begin()
 
     def begin(self) -> None:
         """Reset the per-response state before a request is written."""
         self.status = 0
-        self.headers: list[tuple[bytes, bytes]] = []
-        self.chunks: deque[bytes] = deque()
+        self.headers = []  # a new list: a caller may still hold the previous response's
+        self.chunks.clear()
         self.buffered = 0
         self.headers_done = False
         self.complete = False
