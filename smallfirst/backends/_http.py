@@ -9,7 +9,7 @@ failure leaves here as a :mod:`smallfirst.core.errors` upstream error, translate
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -18,14 +18,15 @@ import orjson
 
 from smallfirst.backends._raw_http import Conn, RawPool, usable
 from smallfirst.backends.errors import ErrorContext
-from smallfirst.backends.sse import SseDecoder
+from smallfirst.backends.sse import sse_events
 from smallfirst.core.errors import UpstreamError
 
 _JSON = {"Content-Type": "application/json"}
 _JSON_TYPE = "application/json"
+Framing = Callable[[AsyncGenerator[bytes, None]], AsyncGenerator[bytes, None]]  # body pieces → items
 
 
-async def _split_lines(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+async def _split_lines(chunks: AsyncIterator[bytes]) -> AsyncGenerator[bytes, None]:
     """Body pieces → lines without their line ending (a last line without one is yielded too)."""
     buf = b""
     async for data in chunks:
@@ -136,40 +137,30 @@ class HttpClient:
         raw = self._raw()
         return self._raw_chunks(raw, path, payload) if raw is not None else self._aiohttp_chunks(path, payload)
 
-    async def lines(self, path: str, payload: Mapping[str, Any]) -> AsyncGenerator[bytes, None]:
+    def lines(self, path: str, payload: Mapping[str, Any]) -> AsyncGenerator[bytes, None]:
         """POST, then yield the response body line by line (without the line ending). Close it (``aclosing``)
         when leaving early, so the connection goes back to the pool at once."""
-        source = self._chunks(path, payload)
-        got_bytes = False
-        try:
-            async for line in _split_lines(source):
-                got_bytes = True
-                yield line
-        except UpstreamError:
-            raise
-        except Exception as exc:
-            raise self.ctx.from_exception(exc, streamed=got_bytes) from exc
-        finally:
-            await source.aclose()
+        return self._framed(path, payload, _split_lines)
 
-    async def sse(self, path: str, payload: Mapping[str, Any]) -> AsyncGenerator[bytes, None]:
+    def sse(self, path: str, payload: Mapping[str, Any]) -> AsyncGenerator[bytes, None]:
         """POST, then yield the ``data`` payload of each server-sent event (see :mod:`.sse`). Close it
         (``aclosing``) when leaving early, so the connection goes back to the pool at once."""
+        return self._framed(path, payload, sse_events)
+
+    async def _framed(self, path: str, payload: Mapping[str, Any], framing: Framing) -> AsyncGenerator[bytes, None]:
         source = self._chunks(path, payload)
-        decoder = SseDecoder()
+        items = framing(source)
         got_bytes = False
         try:
-            async for data in source:
+            async for item in items:
                 got_bytes = True
-                for event in decoder.feed(data):
-                    yield event
-            for event in decoder.end():
-                yield event
+                yield item
         except UpstreamError:
             raise
         except Exception as exc:
             raise self.ctx.from_exception(exc, streamed=got_bytes) from exc
         finally:
+            await items.aclose()
             await source.aclose()
 
     async def _aiohttp_chunks(self, path: str, payload: Mapping[str, Any]) -> AsyncGenerator[bytes, None]:

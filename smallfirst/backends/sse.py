@@ -7,7 +7,7 @@ line. ``event:``, ``id:``, ``retry:`` and ``:`` comment lines carry nothing the 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 
 
 class SseDecoder:
@@ -53,12 +53,11 @@ class SseDecoder:
         return out
 
 
-async def sse_data(lines: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
-    """Lines (without their endings) → event payloads."""
+async def sse_events(chunks: AsyncIterator[bytes]) -> AsyncGenerator[bytes, None]:
+    """Body pieces as they arrive → event payloads."""
     decoder = SseDecoder()
-    async for line in lines:
-        event = decoder.line(line)
-        if event is not None:
+    async for data in chunks:
+        for event in decoder.feed(data):
             yield event
     for event in decoder.end():
         yield event

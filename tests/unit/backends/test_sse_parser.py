@@ -5,16 +5,17 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 
-from smallfirst.backends.sse import SseDecoder, sse_data
+from smallfirst.backends.sse import SseDecoder, sse_events
 
 
 def parse(lines: list[bytes]) -> list[bytes]:
+    """The events of a body made of ``lines``, arriving one line per network read."""
     async def source() -> AsyncIterator[bytes]:
-        for line in lines:
-            yield line
+        for i, line in enumerate(lines):
+            yield line if i == len(lines) - 1 else line + b"\n"
 
     async def go() -> list[bytes]:
-        return [d async for d in sse_data(source())]
+        return [d async for d in sse_events(source())]
 
     return asyncio.run(go())
 
