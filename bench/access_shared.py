@@ -27,7 +27,6 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -48,17 +47,10 @@ BIG = Limits(budget_day_usd=1e9, budget_month_usd=1e9)
 ALL = Limits(budget_day_usd=1e9, budget_month_usd=1e9, rpm=10**9, tpm=10**12)
 
 
-@contextlib.contextmanager
-def pg_url(given: str | None) -> Iterator[str]:
-    if given:
-        yield given
-        return
+def pg_url(given: str | None) -> contextlib.AbstractContextManager[str]:
     from tests.helpers import postgres
 
-    if postgres.bindir() is None:
-        raise SystemExit("PostgreSQL binaries not found: apt-get install postgresql, or pass --pg-url")
-    with postgres.cluster() as url:
-        yield postgres.fresh_database(url)
+    return postgres.database(given)
 
 
 def request() -> ChatRequest:

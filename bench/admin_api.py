@@ -176,17 +176,10 @@ def run_sqlite(n: int, days: float, repeat: int, workdir: Path) -> dict[str, Any
     return {**out, "_generate_s": gen_s, "_db_mb": path.stat().st_size / 1e6, "_rollup_cells": cells}
 
 
-@contextlib.contextmanager
-def pg_url(given: str | None) -> Iterator[str]:
-    if given:
-        yield given
-        return
+def pg_url(given: str | None) -> contextlib.AbstractContextManager[str]:
     from tests.helpers import postgres
 
-    if postgres.bindir() is None:
-        raise SystemExit("PostgreSQL binaries not found: apt-get install postgresql, or pass --pg-url")
-    with postgres.cluster() as url:
-        yield postgres.fresh_database(url)
+    return postgres.database(given)
 
 
 def run_postgres(n: int, days: float, repeat: int, given: str | None) -> dict[str, Any]:

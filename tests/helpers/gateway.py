@@ -7,7 +7,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Literal
 
 import uvicorn
 
@@ -20,7 +20,7 @@ def free_port() -> int:
 
 
 @contextmanager
-def running(app: Any, *, lifespan: str = "on") -> Iterator[str]:
+def running(app: Any, *, lifespan: Literal["auto", "on", "off"] = "on") -> Iterator[str]:
     """Yield the base URL (``http://127.0.0.1:PORT``); stops the server (graceful) on exit."""
     port = free_port()
     cfg = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error", access_log=False, lifespan=lifespan,

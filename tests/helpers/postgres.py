@@ -110,3 +110,15 @@ def fresh_database(url: str) -> str:
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(f"CREATE DATABASE {name}".encode())
     return url.rsplit("/", 1)[0] + "/" + name
+
+
+@contextlib.contextmanager
+def database(given: str | None) -> Iterator[str]:
+    """``given`` (a URL), or an empty database on a throwaway cluster (for the bench scripts)."""
+    if given:
+        yield given
+        return
+    if bindir() is None:
+        raise SystemExit("PostgreSQL binaries not found: apt-get install postgresql, or pass --pg-url")
+    with cluster() as url:
+        yield fresh_database(url)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
@@ -21,14 +20,6 @@ from tests.integration.gateway.conftest import GatewayFactory
 
 LONG = " ".join(["word"] * 400)
 MSG = [{"role": "user", "content": "hello there"}]
-
-
-@pytest.fixture(scope="module")
-def pg_cluster() -> Iterator[str]:
-    if postgres.bindir() is None:
-        pytest.skip("PostgreSQL server binaries (initdb, pg_ctl) are not installed: apt-get install postgresql")
-    with postgres.cluster() as url:
-        yield url
 
 
 def config(url: str) -> dict[str, Any]:

@@ -14,14 +14,6 @@ from tests.helpers import postgres
 StoreFactory = Callable[..., Any]
 
 
-@pytest.fixture(scope="session")
-def pg_cluster() -> Iterator[str]:
-    if postgres.bindir() is None:
-        pytest.skip("PostgreSQL server binaries (initdb, pg_ctl) are not installed: apt-get install postgresql")
-    with postgres.cluster() as url:
-        yield url
-
-
 @pytest.fixture(params=["sqlite", "postgres"])
 def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StoreFactory]:
     """A factory of stores on ONE database (call it twice for two replicas); closes them all after the test."""
