@@ -32,4 +32,5 @@ def serve(
             typer.echo(f"warning: no price known for {ep.backend.name} (tier {tier.name}): its cost is logged as 0; "
                        "set price_input_per_mtok / price_output_per_mtok on the endpoint", err=True)
     uvicorn.run(app, host=h, port=p, log_level=log_level, access_log=False, loop="auto", http="auto",
-                timeout_graceful_shutdown=settings.server.shutdown_timeout_s, lifespan="on")
+                timeout_graceful_shutdown=settings.server.shutdown_timeout_s, lifespan="on",
+                proxy_headers=False, server_header=False)  # the gateway reads no client address
