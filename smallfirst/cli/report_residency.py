@@ -1,4 +1,9 @@
-"""`smallfirst report residency`: where sensitive requests went, from the request log alone."""
+"""`smallfirst report residency`: where sensitive requests went, from the request log alone.
+
+It certifies the requests the detector flagged, and says so: the basis (entity types covered, NER,
+measured recall) is printed with the statement, and unflagged requests that left the host are counted
+by tier, not certified (``--check`` ignores them).
+"""
 
 from __future__ import annotations
 
@@ -18,9 +23,11 @@ def evidence_for(config: Path | None, log: Path | None, since: str | None, until
     from smallfirst.cli.report import open_store
     from smallfirst.dashboard.residency import Evidence, iter_log
     from smallfirst.dashboard.views import time_range
+    from smallfirst.sensitivity.evidence import eval_results
 
     start, end, _ = time_range(since, until, None)
-    store = open_store(load(config), log)
+    settings = load(config)
+    store = open_store(settings, log)
     ev = Evidence(start, end)
     try:
         with Progress(SpinnerColumn(), TextColumn("reading the request log: {task.completed:,} rows"),
@@ -32,7 +39,7 @@ def evidence_for(config: Path | None, log: Path | None, since: str | None, until
                     progress.update(task, completed=ev.requests)
     finally:
         store.close()
-    return ev.result()
+    return ev.result(settings.residency, eval_results())
 
 
 def print_evidence(e: Mapping[str, Any]) -> None:
@@ -45,12 +52,14 @@ def print_evidence(e: Mapping[str, Any]) -> None:
         LEFT_HEAD,
         REDACTED_HEAD,
         SERVED_HEAD,
+        UNFLAGGED_HEAD,
         class_rows,
         entity_rows,
         left_rows,
         outcome_line,
         redacted_rows,
         served_rows,
+        unflagged_rows,
     )
 
     con = Console()
@@ -58,12 +67,17 @@ def print_evidence(e: Mapping[str, Any]) -> None:
     style = "bold red" if e["left_host_unredacted"] or e["unverified"] else \
         "bold yellow" if e["left_host_redacted"] else "bold green"
     con.print(f"[{style}]{e['statement']}[/]")
+    if e.get("basis"):
+        con.print(f"Basis: {e['basis']['statement']}", style="dim", markup=False, highlight=False)
     con.print(f"{e['sensitive_requests']:,} of {e['requests']:,} logged requests were sensitive: {outcome_line(e)}")
+    con.print(f"Unflagged: {e['unflagged']['statement']}", markup=False, highlight=False)
     for title, head, rows in (("By data class", CLASS_HEAD, class_rows(e)), ("By entity type", ENTITY_HEAD,
                                                                              entity_rows(e)),
                               ("Served by", SERVED_HEAD, served_rows(e)),
                               ("Masked before leaving this host", REDACTED_HEAD, redacted_rows(e)),
-                              ("Requests that left this host", LEFT_HEAD, left_rows(e))):
+                              ("Requests that left this host", LEFT_HEAD, left_rows(e)),
+                              ("Unflagged requests that left this host (counted, not certified)", UNFLAGGED_HEAD,
+                               unflagged_rows(e))):
         if not rows:
             continue
         t = Table(title=title, title_justify="left")
@@ -85,10 +99,18 @@ def residency(
                         ] = None,
     html: Annotated[Path | None, typer.Option(help="write a standalone HTML page")] = None,
     check: Annotated[bool, typer.Option("--check", help="exit 1 when any sensitive request left this host "
-                                                        "unredacted or cannot be verified")] = False,
+                                                        "unredacted or cannot be verified. Certifies flagged "
+                                                        "traffic only: unflagged requests that left the host "
+                                                        "are counted, not certified")] = False,
     strict: Annotated[bool, typer.Option("--strict", help="with --check: exit 1 on redacted egress too")] = False,
 ) -> None:
-    """Sensitive requests by data class and entity type, where they were served, and how many left this host."""
+    """Sensitive requests by data class and entity type, where they were served, and how many left this host.
+
+    The evidence covers the requests the detector flagged: the report states its basis (the entity types
+    the configured detector covers, whether NER is on, the recall measured on the bundled evaluation set)
+    and counts, by tier, the unflagged requests that left this host. --check certifies flagged traffic
+    only: unflagged egress is counted, not certified.
+    """
     e = evidence_for(config, log, since, until)
     print_evidence(e)
     if json_out is not None:
@@ -99,5 +121,8 @@ def residency(
 
         html.write_text(render_residency_html(e), encoding="utf-8")
         typer.echo(f"wrote {html}")
-    if check and (e["left_host_unredacted"] or e["unverified"] or (strict and e["left_host"])):
-        raise typer.Exit(1)
+    if check:
+        typer.echo("--check certifies flagged traffic only: unflagged requests that left this host are counted, "
+                   "not certified")
+        if e["left_host_unredacted"] or e["unverified"] or (strict and e["left_host"]):
+            raise typer.Exit(1)

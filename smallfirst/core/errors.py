@@ -11,7 +11,10 @@ class SmallfirstError(Exception):
     status: ClassVar[int] = 500
     error_type: ClassVar[str] = "server_error"
     code: ClassVar[str | None] = None
-    retryable: ClassVar[bool] = False
+    retryable: ClassVar[bool] = False  # another endpoint or tier, or a later try, may succeed
+    # May an API client retry this *at once* on its own? ``None``: as ``retryable`` says. The gateway sends
+    # ``x-should-retry: false`` when not: the openai and anthropic SDKs otherwise retry 408/409/429/5xx.
+    client_retry: ClassVar[bool | None] = None
 
     def __init__(self, message: str, *, hint: str = "", param: str | None = None) -> None:
         super().__init__(message)
@@ -23,6 +26,11 @@ class SmallfirstError(Exception):
         """The OpenAI-shaped error body: ``{"error": {message, type, param, code}}``."""
         text = self.message if not self.hint else f"{self.message} (hint: {self.hint})"
         return {"error": {"message": text, "type": self.error_type, "param": self.param, "code": self.code}}
+
+    @property
+    def should_retry(self) -> bool:
+        """Whether a client's automatic, immediate retry could succeed (the ``x-should-retry`` header)."""
+        return self.retryable if self.client_retry is None else self.client_retry
 
     def one_line(self) -> str:
         """A single readable line for the CLI."""
@@ -104,11 +112,39 @@ class ShuttingDownError(SmallfirstError):
 
 
 class PolicyBlockedError(SmallfirstError):
-    """A policy (residency, budget …) left no tier that may answer. Fail closed."""
+    """A pinning policy (residency) left no tier that may answer this request: a refusal by configuration.
+
+    No retry of the same request can succeed until the configuration changes, so it is a ``403``
+    (``permission_error``, the SDKs' ``PermissionDeniedError``) that no SDK retries. Fail closed.
+    """
+
+    status = 403
+    error_type = "permission_error"
+    code = "policy_blocked"
+
+
+RESIDENCY_RETRY_AFTER_S = 5.0  # Retry-After of a fail-closed 503 when the local failure gives none
+
+
+class ResidencyUnavailableError(PolicyBlockedError):
+    """The tiers the residency policy allows failed (down, timed out, 5xx, open breaker) and the fallback
+    the request would otherwise get was withheld (fail closed). Raise it ``from`` the upstream error.
+
+    A later try may succeed once the local tier is back (``503`` with ``Retry-After``: the open breaker's
+    remaining cooldown, else ``RESIDENCY_RETRY_AFTER_S``), but an SDK's immediate retries would hit the same
+    down tier and multiply the client's wait: ``x-should-retry: false``.
+    """
 
     status = 503
     error_type = "policy_error"
     code = "policy_blocked"
+    retryable = True
+    client_retry = False
+
+    @property
+    def retry_after_s(self) -> float:
+        cause = getattr(self.__cause__, "retry_after_s", None)
+        return float(cause) if isinstance(cause, int | float) and cause > 0 else RESIDENCY_RETRY_AFTER_S
 
 
 # --- upstream errors: raised by backends, translated from wire errors in smallfirst.backends.errors ---

@@ -12,6 +12,11 @@ the entity types and counts it masked. A request that left the host is ``redacte
 that left was masked, else ``unredacted``; ``--check`` fails on unredacted egress (and unverified
 requests), not on redacted egress, which only happens where the classes allow the location.
 
+The evidence is only as good as the detector: it certifies the requests the detector *flagged*. Its
+``basis`` says which entity types the configured detector covers, whether NER is on, and the recall
+measured on the bundled evaluation set (or "not measured"); requests with no findings that left the host
+are *counted* by tier (``unflagged``), never certified.
+
 The log holds entity types and counts for sensitive requests, never their text, and so does this
 report. It reads the log through the ``Store`` protocol in pages (``query(since, until, limit)``),
 so memory stays flat over any range.
@@ -23,11 +28,15 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from smallfirst.config.schema import ResidencyConfig
 from smallfirst.core.protocols import Store
 from smallfirst.core.types import RequestRecord
 from smallfirst.store.rollup import EGRESS_REDACTED, EGRESS_UNREDACTED, EGRESS_UNVERIFIED, egress_of
+
+if TYPE_CHECKING:
+    from smallfirst.sensitivity.evidence import EvalResults
 
 LOCAL = "local"
 UNKNOWN = "unknown"  # an attempt logged before attempt locations were recorded
@@ -114,12 +123,16 @@ class Evidence:
     masked: Counter[str] = field(default_factory=Counter)  # entity -> distinct values masked, redacted requests
     left: list[dict[str, Any]] = field(default_factory=list)
     residency_blocked_other: int = 0  # non-sensitive requests the residency header / key kept from every tier
+    unflagged_left: int = 0  # requests with no findings that left the host (counted, not certified)
+    unflagged_unverified: int = 0
+    unflagged_by_tier: Counter[tuple[str, str]] = field(default_factory=Counter)  # (tier, location) -> requests
 
     def add(self, r: RequestRecord) -> None:
         self.requests += 1
         if not r.sensitive:
             if r.error_code == POLICY_BLOCKED and "residency" in r.reason:
                 self.residency_blocked_other += 1
+            self._add_unflagged(r)
             return
         self.sensitive += 1
         locs = attempt_locations(r)
@@ -170,6 +183,25 @@ class Evidence:
             e[0] += 1
             e[1] += n
 
+    def _add_unflagged(self, r: RequestRecord) -> None:
+        egress = egress_of(r)
+        if egress in (EGRESS_REDACTED, EGRESS_UNREDACTED):
+            self.unflagged_left += 1
+            self.unflagged_by_tier.update({(a.tier, a.location or UNKNOWN) for a in r.attempts
+                                           if a.location not in (None, "", LOCAL)})
+        elif egress == EGRESS_UNVERIFIED:
+            self.unflagged_unverified += 1
+
+    def unflagged_statement(self) -> str:
+        n = self.requests - self.sensitive
+        s = f"{self.unflagged_left:,} of {n:,} unflagged requests left this host"
+        if self.unflagged_by_tier:
+            s += " (" + ", ".join(f"{t} ({loc}) {k:,}" for (t, loc), k in self._unflagged_tiers()) + ")"
+        return s + "; counted, not certified: the detector found nothing sensitive in them"
+
+    def _unflagged_tiers(self) -> list[tuple[tuple[str, str], int]]:
+        return sorted(self.unflagged_by_tier.items(), key=lambda kv: (-kv[1], kv[0]))
+
     @staticmethod
     def _answer_location(r: RequestRecord) -> str | None:
         """Location of the attempt that answered: the last attempt on the answering endpoint."""
@@ -187,7 +219,10 @@ class Evidence:
                   "recorded)")
         return s
 
-    def result(self) -> dict[str, Any]:
+    def result(self, residency: ResidencyConfig | None = None, measured: EvalResults | None = None
+               ) -> dict[str, Any]:
+        """The evidence JSON; ``basis`` describes the detector of ``residency`` (``None`` when not given)
+        and ``measured`` its recall (``None``: not measured)."""
         from smallfirst.sensitivity.findings import data_class_of
 
         return {
@@ -217,7 +252,16 @@ class Evidence:
             "redacted_entities": dict(sorted(self.masked.items())),
             "left_host_requests": self.left,
             "residency_blocked_non_sensitive": self.residency_blocked_other,
+            "basis": None if residency is None else basis(residency, measured),
+            "unflagged": {"requests": self.requests - self.sensitive, "left_host": self.unflagged_left,
+                          "unverified": self.unflagged_unverified,
+                          "by_tier": [{"tier": t, "location": loc, "requests": n}
+                                      for (t, loc), n in self._unflagged_tiers()],
+                          "statement": self.unflagged_statement()},
             "notes": [
+                "the statement and --check cover the requests the detector flagged only (see basis: the entity "
+                "types it covers and its measured recall); unflagged requests that left this host are counted "
+                "by tier, not certified",
                 "a request left this host when any attempt (failed, rejected by the cascade check, verifier or "
                 "sample call, or the answer) went to an endpoint whose location is not local",
                 "locations are those logged with each attempt, not today's configuration",
@@ -228,9 +272,40 @@ class Evidence:
         }
 
 
-def residency_evidence(store: Store, since: float, until: float, page: int = PAGE) -> dict[str, Any]:
+def basis(residency: ResidencyConfig, measured: EvalResults | None) -> dict[str, Any]:
+    """What the detector behind the evidence can and cannot see, and its measured recall."""
+    from smallfirst.sensitivity.evidence import coverage
+
+    cov = coverage(residency)
+    if not cov.enabled:
+        scope = "detection is off (residency.enabled = false): no request is flagged, none is certified"
+    else:
+        ner = f", {len(cov.ner_entities)} by NER ({', '.join(cov.ner_entities)})" if cov.ner else "; NER off"
+        scope = (f"certifies only what the detector flags: {len(cov.entities)} entity types by patterns and "
+                 f"validators{ner}")
+        if cov.not_detected:
+            scope += f"; not detected: {', '.join(cov.not_detected)}"
+    recall = measured.summary() if measured is not None else "recall: not measured"
+    return {
+        "detection": cov.enabled,
+        "entities": list(cov.all_entities),
+        "pattern_entities": list(cov.entities),
+        "ner": cov.ner,
+        "ner_entities": list(cov.ner_entities),
+        "not_detected": list(cov.not_detected),
+        "recall": None if measured is None else {
+            "set": measured.set, "date": measured.date, "overall": measured.overall,
+            "group_recall": dict(measured.group_recall),
+            "type_recall": dict(measured.type_recall), "benign_flagged": dict(measured.benign_flagged)},
+        "statement": f"{scope}; {recall}",
+    }
+
+
+def residency_evidence(store: Store, since: float, until: float, page: int = PAGE,
+                       residency: ResidencyConfig | None = None, measured: EvalResults | None = None
+                       ) -> dict[str, Any]:
     """The residency evidence JSON for ``since <= ts <= until`` (see the module docstring)."""
     ev = Evidence(since, until)
     for r in iter_log(store, since, until, page):
         ev.add(r)
-    return ev.result()
+    return ev.result(residency, measured)

@@ -46,6 +46,12 @@ def _masked_cell(x: Mapping[str, Any]) -> str:
 
 
 REDACTED_HEAD = ["entity type", "values masked"]
+UNFLAGGED_HEAD = ["tier", "location", "unflagged requests that left"]
+
+
+def unflagged_rows(e: Mapping[str, Any]) -> list[list[Any]]:
+    """Requests with no findings that left this host, by tier and location (counted, not certified)."""
+    return [[x["tier"], x["location"], f"{x['requests']:,}"] for x in e["unflagged"]["by_tier"]]
 
 
 def redacted_rows(e: Mapping[str, Any]) -> list[list[Any]]:
@@ -72,6 +78,8 @@ def render_residency_html(e: Mapping[str, Any], title: str = "smallfirst residen
              f"{html.escape(e['generated'])}</p>",
              f"<p id=statement style='font-size:18px;font-weight:600;color:{colour}'>"
              f"{html.escape(e['statement'])}</p>",
+             *([f"<p id=basis class=muted>Basis: {html.escape(e['basis']['statement'])}</p>"] if e.get("basis")
+               else []),
              f"<p>{e['sensitive_requests']:,} of {e['requests']:,} logged requests were sensitive: "
              f"{html.escape(outcome_line(e))}.</p>"]
     parts.append("<h2>By data class</h2>" + _table(CLASS_HEAD, class_rows(e)))
@@ -83,5 +91,7 @@ def render_residency_html(e: Mapping[str, Any], title: str = "smallfirst residen
         parts.append("<h2>Masked before leaving this host</h2>" + _table(REDACTED_HEAD, redacted_rows(e)))
     if e["left_host_requests"]:
         parts.append("<h2>Requests that left this host</h2>" + _table(LEFT_HEAD, left_rows(e)))
+    parts.append(f"<h2>Unflagged requests</h2><p id=unflagged>{html.escape(e['unflagged']['statement'])}</p>"
+                 + (_table(UNFLAGGED_HEAD, unflagged_rows(e)) if e["unflagged"]["by_tier"] else ""))
     parts.append("".join(f"<p class=muted>{html.escape(n)}</p>" for n in e["notes"]) + "</body></html>")
     return "\n".join(parts)

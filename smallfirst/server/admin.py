@@ -132,12 +132,14 @@ class Admin:
         """Residency evidence from the log's per-attempt locations (smallfirst.dashboard.residency)."""
         if not await self._guard(scope, send):
             return
-        from smallfirst.dashboard.residency import residency_evidence
+        from smallfirst.dashboard.residency import PAGE, residency_evidence
+        from smallfirst.sensitivity.evidence import eval_results
 
         q = {k: v[-1] for k, v in parse_qs(scope.get("query_string", b"").decode("latin-1")).items()}
         try:
             since, until, _ = time_range(q.get("since"), q.get("until"), None)
-            body = await asyncio.to_thread(residency_evidence, self.gw.runtime.store, since, until)
+            body = await asyncio.to_thread(residency_evidence, self.gw.runtime.store, since, until, PAGE,
+                                           self.gw.settings.residency, eval_results())
         except SmallfirstError as err:
             await self.gw.send_error(send, err, "")
             return

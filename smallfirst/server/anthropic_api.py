@@ -9,22 +9,25 @@ Anthropic's shapes (:mod:`.anthropic_render`).
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import orjson
 
-from smallfirst.core.errors import SmallfirstError
+from smallfirst.core.errors import ShuttingDownError, SmallfirstError
 from smallfirst.core.types import Decision
 from smallfirst.request import RequestContext
 from smallfirst.server import anthropic_render as render
 from smallfirst.server.anthropic_request import to_openai
-from smallfirst.server.headers import decision_headers
+from smallfirst.server.headers import decision_headers, error_headers
 from smallfirst.server.validate import parse_json, to_request
 from smallfirst.stream import Stream
 
 if TYPE_CHECKING:
     from smallfirst.server.app import Gateway, Receive, Scope, Send
+
+ANTHROPIC_PATH = "/v1/messages"
 
 
 class AnthropicMessages:
@@ -56,6 +59,14 @@ class AnthropicMessages:
             gw.engine.record(ctx, status=err.status, error=err, decision=decision)
             await self.send_error(send, err, ctx.request_id)
             return
+        except asyncio.CancelledError:  # still running when server.shutdown_timeout_s ran out
+            if ctx.recorded:  # a stream already under way logged itself; its connection just closes
+                raise
+            stop = ShuttingDownError("the gateway is shutting down and stopped this request",
+                                     hint="retry it: the gateway (or another replica) answers after the restart")
+            gw.engine.record(ctx, status=stop.status, error=stop)
+            await self.send_error(send, stop, ctx.request_id, [(b"connection", b"close")])
+            return
         gw.engine.record(ctx, status=200, decision=decision, usage=resp.usage, response_text=resp.content)
         await gw.send_json(send, 200, out, [*decision_headers(decision, ctx.request_id),
                                             (b"request-id", ctx.request_id.encode())])
@@ -68,10 +79,12 @@ class AnthropicMessages:
 
         return make
 
-    async def send_error(self, send: Send, err: SmallfirstError, request_id: str) -> None:
-        """An Anthropic-shaped error: the SDK maps the status to its exception type."""
-        headers = [(b"x-request-id", request_id.encode()), (b"request-id", request_id.encode())] if request_id else []
-        retry = getattr(err, "retry_after_s", None)
-        if retry is not None:
-            headers.append((b"retry-after", str(max(1, round(retry))).encode()))
-        await self.gw.send_json(send, err.status, orjson.dumps(render.error_body(err, request_id)), headers)
+    async def send_error(self, send: Send, err: SmallfirstError, request_id: str,
+                         extra: list[tuple[bytes, bytes]] | None = None) -> None:
+        """An Anthropic-shaped error (``request-id`` as Anthropic sends it): the SDK maps the status to its
+        exception type; ``x-should-retry`` / ``retry-after`` as on the OpenAI route."""
+        headers = error_headers(err, request_id)
+        if request_id:
+            headers.append((b"request-id", request_id.encode()))
+        await self.gw.send_json(send, err.status, orjson.dumps(render.error_body(err, request_id)),
+                                headers + (extra or []))

@@ -15,7 +15,7 @@ import orjson
 
 from smallfirst.backends import anthropic_map
 from smallfirst.backends.errors import ANTHROPIC_ERROR_STATUS
-from smallfirst.core.errors import SmallfirstError, UpstreamError, UpstreamUnavailableError
+from smallfirst.core.errors import ResidencyUnavailableError, SmallfirstError, UpstreamError, UpstreamUnavailableError
 from smallfirst.core.types import ChatChunk, ChatResponse, Usage
 
 # the inverse of the backend's stop-reason map (the first Anthropic reason listed for each OpenAI one wins)
@@ -70,7 +70,9 @@ def message(resp: ChatResponse, request_id: str, model: str) -> bytes:
 
 
 def error_type(err: SmallfirstError) -> str:
-    if isinstance(err, UpstreamUnavailableError):
+    """Anthropic's error type for the error's status (403 ``permission_error``, 400 ``invalid_request_error``
+    …); a down upstream, or a fail-closed refusal after the allowed tiers failed, is ``overloaded_error``."""
+    if isinstance(err, UpstreamUnavailableError | ResidencyUnavailableError):
         return "overloaded_error"
     return ERROR_TYPES.get(err.status) or ("invalid_request_error" if err.status < 500 else "api_error")
 

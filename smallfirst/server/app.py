@@ -26,8 +26,8 @@ from smallfirst.request import RequestContext
 from smallfirst.resilience import metrics as resilience_metrics
 from smallfirst.server import render
 from smallfirst.server.admin import Admin, build_view
-from smallfirst.server.anthropic_api import AnthropicMessages
-from smallfirst.server.headers import decision_headers
+from smallfirst.server.anthropic_api import ANTHROPIC_PATH, AnthropicMessages
+from smallfirst.server.headers import decision_headers, error_headers
 from smallfirst.server.metrics import Metrics
 from smallfirst.server.validate import parse_json, to_request
 from smallfirst.stream import Stream
@@ -59,9 +59,10 @@ class Gateway:
         self.engine.observers.append(self.access.observe)
         resilience_metrics.register(self.metrics.registry, runtime.tiers)  # breakers and retries
         self.max_body = settings.server.max_body_bytes
+        self._anthropic = AnthropicMessages(self)
         self._routes: dict[tuple[str, str], Callable[[Scope, Receive, Send], Awaitable[None]]] = {
             ("POST", "/v1/chat/completions"): self.chat_completions,
-            ("POST", "/v1/messages"): AnthropicMessages(self),  # Anthropic Messages API, same engine path
+            ("POST", ANTHROPIC_PATH): self._anthropic,  # Anthropic Messages API, same engine path
             ("GET", "/v1/models"): self.access.guard(self.models, self.send_error),
             ("GET", "/healthz"): self.healthz,
         }
@@ -82,6 +83,9 @@ class Gateway:
             err: SmallfirstError = (MethodNotAllowedError(f"{scope['method']} is not allowed on {path}")
                                     if path in self._paths else NotFoundError(f"no route {path}",
                                     hint="the OpenAI-compatible API lives under /v1"))
+            if path == ANTHROPIC_PATH or path.startswith(ANTHROPIC_PATH + "/"):  # Anthropic SDKs: Anthropic's shape
+                await self._anthropic.send_error(send, err, "")
+                return
             await self.send_error(send, err, "")
         elif scope["type"] == "lifespan":
             await self._lifespan(receive, send)
@@ -123,11 +127,8 @@ class Gateway:
 
     async def send_error(self, send: Send, err: SmallfirstError, request_id: str,
                          extra: list[tuple[bytes, bytes]] | None = None) -> None:
-        headers = [(b"x-request-id", request_id.encode())] if request_id else []
-        retry = getattr(err, "retry_after_s", None)
-        if retry is not None:
-            headers.append((b"retry-after", str(max(1, round(retry))).encode()))
-        await self.send_json(send, err.status, orjson.dumps(err.to_openai()), headers + (extra or []))
+        await self.send_json(send, err.status, orjson.dumps(err.to_openai()),
+                             error_headers(err, request_id) + (extra or []))
 
     async def read_body(self, scope: Scope, receive: Receive) -> bytes:
         for k, v in scope["headers"]:

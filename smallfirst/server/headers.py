@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from smallfirst.core.errors import SmallfirstError
 from smallfirst.core.types import Decision
 
 
@@ -18,4 +19,17 @@ def decision_headers(d: Decision | None, request_id: str, *, with_cost: bool = T
               (b"x-smallfirst-escalations", _ascii(",".join(d.escalations)))]
         if with_cost:
             h.append((b"x-smallfirst-cost-usd", f"{d.cost_usd:.8f}".encode()))
+    return h
+
+
+def error_headers(err: SmallfirstError, request_id: str) -> list[tuple[bytes, bytes]]:
+    """``x-request-id``, ``retry-after`` (whole seconds, at least 1) when the error knows one, and
+    ``x-should-retry: false`` when an immediate client retry cannot help: the official openai and anthropic
+    SDKs retry 408, 409, 429 and 5xx on their own (twice by default) unless the response says so."""
+    h = [(b"x-request-id", request_id.encode())] if request_id else []
+    retry = getattr(err, "retry_after_s", None)
+    if retry is not None:
+        h.append((b"retry-after", str(max(1, round(retry))).encode()))
+    if not err.should_retry:
+        h.append((b"x-should-retry", b"false"))
     return h

@@ -21,7 +21,7 @@ def test_check_the_log_shows_the_statement_and_entity_types(browser: Any, tmp_pa
     with running(app) as url:
         drive(url)
         assert httpx.post(url + "/v1/chat/completions", json={"model": "smallfirst/frontier", "messages": [
-            {"role": "user", "content": "refund card 4111 1111 1111 1111"}]}).status_code == 503
+            {"role": "user", "content": "refund card 4111 1111 1111 1111"}]}).status_code == 403
         app.runtime.store.flush()
         rows = app.runtime.store.query()
         page = browser.new_page(viewport={"width": 1400, "height": 1500})
@@ -35,6 +35,9 @@ def test_check_the_log_shows_the_statement_and_entity_types(browser: Any, tmp_pa
         sensitive = sum(1 for r in rows if r.sensitive)
         assert page.inner_text("#evidence-statement") == f"0 of {sensitive} sensitive requests left this host"
         assert page.get_attribute("#evidence-statement", "class") == "ok-text"
+        assert page.inner_text("#evidence-basis").startswith("Basis: certifies only what the detector flags")
+        unflagged = page.inner_text("#evidence-unflagged")
+        assert unflagged.startswith("Unflagged: ") and "counted, not certified" in unflagged
         got = {e: page.get_attribute(f'#evidence tr[data-entity="{e}"] td:last-child', "data-value")
                for e in ("email", "credit_card")}
         assert got == {"email": "1", "credit_card": "1"}

@@ -279,6 +279,12 @@
       st.className = e.left_host_unredacted || e.unverified ? "bad-text" : e.left_host_redacted ? "warn-text"
         : "ok-text";
       setText("evidence-statement", e.statement, e.left_host);
+      // what the statement rests on: the detector's coverage and measured recall; unflagged egress is counted only
+      const basis = $("evidence-basis");
+      basis.hidden = !e.basis;
+      if (e.basis) setText("evidence-basis", "Basis: " + e.basis.statement);
+      $("evidence-unflagged").hidden = false;
+      setText("evidence-unflagged", "Unflagged: " + e.unflagged.statement, e.unflagged.left_host);
       const rows = e.by_entity.map((x) => {
         const tr = el("tr", { "data-entity": x.entity });
         tr.append(el("td", {}, x.entity), el("td", {}, x.class), el("td", {}, fmtInt(x.requests)),

@@ -318,10 +318,10 @@ def test_sensitive_request_stays_local(gateway: GatewayFactory, client: ClientFa
     with gateway(cfg) as (url, app):
         c = client(url)
         raw = c.messages.with_raw_response.create(model="smallfirst/auto", max_tokens=64, messages=secret)
-        with pytest.raises(anthropic.InternalServerError) as info:
+        with pytest.raises(anthropic.PermissionDeniedError) as info:
             c.messages.create(model="smallfirst/frontier", max_tokens=64, messages=secret)
         rows = log_rows(app)
     assert raw.headers["x-smallfirst-tier"] == "local" and "residency" in raw.headers["x-smallfirst-reason"]
-    assert info.value.status_code == 503 and "jane.doe" not in str(info.value.body)
-    assert sorted((r.status, r.tier) for r in rows) == [(200, "local"), (503, None)]
+    assert info.value.status_code == 403 and "jane.doe" not in str(info.value.body)
+    assert sorted((r.status, r.tier) for r in rows) == [(200, "local"), (403, None)]
     assert all(r.sensitive for r in rows)

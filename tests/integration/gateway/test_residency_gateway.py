@@ -45,8 +45,9 @@ def test_sensitive_request_stays_local_and_text_is_not_logged(gateway: GatewayFa
         pinned_model = post(url, SECRET_MSG, model="remote-model")
     assert r.status_code == 200 and r.headers["x-smallfirst-tier"] == "local"
     assert "residency" in r.headers["x-smallfirst-reason"]
-    assert blocked.status_code == 503 and blocked.json()["error"]["code"] == "policy_blocked"
-    assert pinned_model.status_code == 503
+    assert blocked.status_code == 403 and blocked.json()["error"]["code"] == "policy_blocked"
+    assert blocked.headers["x-should-retry"] == "false"  # a refusal by configuration: no retry can succeed
+    assert pinned_model.status_code == 403
     assert "jane.doe" not in blocked.text and "4111" not in blocked.text
     assert remote.requests == []
     store = reopen_log(tmp_path)
@@ -62,6 +63,7 @@ def test_local_failure_does_not_fall_back_off_host(gateway: GatewayFactory, remo
         r = post(url, SECRET_MSG)
         ok = post(url, PLAIN)  # a plain request may escalate
     assert r.status_code == 503 and r.json()["error"]["code"] == "policy_blocked"
+    assert r.headers["x-should-retry"] == "false" and r.headers["retry-after"] == "5"  # later, not at once
     assert "upstream_unavailable" in r.json()["error"]["message"]  # names the local failure and the policy
     assert ok.status_code == 200 and ok.headers["x-smallfirst-tier"] == "frontier"
     assert len(remote.requests) == 1 and "jane" not in str(remote.requests[0].body)
@@ -72,7 +74,7 @@ def test_header_forces_local(gateway: GatewayFactory, remote: FakeOpenAI) -> Non
     with gateway(cfg(remote.base_url)) as (url, _):
         forced = post(url, PLAIN, model="smallfirst/frontier", headers={"x-smallfirst-residency": "local"})
         bad = post(url, PLAIN, headers={"x-smallfirst-residency": "mars base!"})
-    assert forced.status_code == 503 and forced.json()["error"]["type"] == "policy_error"
+    assert forced.status_code == 403 and forced.json()["error"]["type"] == "permission_error"
     assert bad.status_code == 400 and bad.json()["error"]["param"] == "x-smallfirst-residency"
     assert remote.requests == []
 
@@ -82,5 +84,5 @@ def test_client_metadata_cannot_claim_a_key_or_headers(gateway: GatewayFactory, 
         r = httpx.post(url + "/v1/chat/completions", json={
             "model": "smallfirst/frontier", "messages": SECRET_MSG,
             "metadata": {"api_key_id": "admin", "headers": {"x-smallfirst-residency": "auto"}}})
-    assert r.status_code == 503
+    assert r.status_code == 403
     assert remote.requests == []

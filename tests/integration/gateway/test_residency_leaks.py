@@ -195,6 +195,7 @@ def test_local_failure_never_moves_sensitive_requests_off_host(gateway: GatewayF
 
     for case, r in answers:
         assert r.status_code == 503, (case.name, r.status_code, r.text)
+        assert r.headers["x-should-retry"] == "false" and int(r.headers["retry-after"]) >= 1  # SDKs: no retry now
         msg = error_message(r, case.openai_shape)
         assert "residency policy" in msg and "fail closed" in msg and "mid, frontier" in msg, (case.name, msg)
         assert_no_planted(r.text, case.name)
@@ -225,6 +226,8 @@ def test_local_failure_never_moves_sensitive_requests_off_host(gateway: GatewayF
     assert rep["statement"] == f"0 of {len(SENSITIVE)} sensitive requests left this host"
     assert rep["outcomes"]["blocked_by_policy"] == rep["outcomes"]["blocked_after_local_failure"] == len(SENSITIVE)
     assert rep["attempts_by_location"] == {"local": len(SENSITIVE)}
+    assert rep["unflagged"]["left_host"] == 1  # the control fell back to mid: counted, not certified
+    assert rep["unflagged"]["by_tier"] == [{"tier": "mid", "location": "eu", "requests": 1}]
     want: dict[str, int] = {}
     for c in SENSITIVE:
         for e, n in c.entities.items():

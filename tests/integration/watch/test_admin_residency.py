@@ -26,7 +26,7 @@ def test_residency_evidence_from_real_traffic(tmp_path: Path, monkeypatch: pytes
         e = httpx.get(url + "/admin/api/residency?since=1h", headers=auth).json()
         bad = httpx.get(url + "/admin/api/residency?since=soon", headers=auth)
     assert denied.status_code == 401
-    assert blocked.status_code == 503
+    assert blocked.status_code == 403
     assert e["requests"] == sum(sent.values()) + 1
     assert e["sensitive_requests"] == sent["sensitive"] + 1 and e["left_host"] == 0 and e["unverified"] == 0
     assert e["statement"] == "0 of 2 sensitive requests left this host"
@@ -34,4 +34,14 @@ def test_residency_evidence_from_real_traffic(tmp_path: Path, monkeypatch: pytes
     assert {x["entity"] for x in e["by_entity"]} == {"email", "credit_card"}
     assert e["served_by"] == [{"tier": "local", "endpoint": "fake-local", "location": "local", "requests": 1}]
     assert "4111" not in str(e) and "jane.doe" not in str(e)
+    # its basis: the configured detector's entity types, NER, measured recall (or "not measured")
+    assert "email" in e["basis"]["entities"] and e["basis"]["ner"] is False
+    assert e["basis"]["statement"].startswith("certifies only what the detector flags") and "recall" in e["basis"][
+        "statement"]
+    u = e["unflagged"]  # requests without findings that left: counted by tier, not certified
+    assert u["requests"] == e["requests"] - e["sensitive_requests"]
+    assert u["left_host"] == sent["escalated"] + sent["frontier"]  # escalations tried mid (eu), then frontier (us)
+    assert u["by_tier"] == [{"tier": "frontier", "location": "us", "requests": sent["escalated"] + sent["frontier"]},
+                            {"tier": "mid", "location": "eu", "requests": sent["escalated"]}]
+    assert "counted, not certified" in u["statement"]
     assert bad.status_code == 400 and bad.json()["error"]["param"] == "since"

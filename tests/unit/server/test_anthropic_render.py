@@ -16,6 +16,7 @@ from smallfirst.core.errors import (
     PermissionDeniedError,
     PolicyBlockedError,
     RateLimitError,
+    ResidencyUnavailableError,
     SmallfirstError,
     StreamInterruptedError,
     UpstreamError,
@@ -89,7 +90,8 @@ def test_tool_arguments_that_are_not_an_object_are_an_upstream_error(arguments: 
         (StreamInterruptedError("x"), "api_error"),
         (UpstreamTimeoutError("x"), "timeout_error"),
         (UpstreamUnavailableError("x"), "overloaded_error"),
-        (PolicyBlockedError("x"), "api_error"),
+        (PolicyBlockedError("x"), "permission_error"),
+        (ResidencyUnavailableError("x"), "overloaded_error"),
     ],
 )
 def test_error_types(err: SmallfirstError, etype: str) -> None:
