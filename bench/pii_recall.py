@@ -32,6 +32,7 @@ from rich.table import Table
 
 from smallfirst.config.schema import ResidencyConfig
 from smallfirst.sensitivity import Detector
+from smallfirst.sensitivity.boundary import BoundaryScreen
 from smallfirst.sensitivity.evalset import (
     SET_NAME,
     benign_prompts_by_benchmark,
@@ -64,14 +65,19 @@ MATCH: dict[str, tuple[str, ...]] = {
 }
 
 
-def build_detector(ner: bool, mode: str | None) -> tuple[Detector, dict[str, Any]]:
+def build_detector(ner: bool, mode: str | None, stage: str = "boundary") -> tuple[Detector | BoundaryScreen,
+                                                                                  dict[str, Any]]:
+    """The cheap pass (``Detector``, every request) or the boundary screen (before a request leaves the host)."""
     kwargs: dict[str, Any] = {"ner": ner}
     if mode is not None:
         if "mode" not in ResidencyConfig.model_fields:
             raise SystemExit("--mode: this ResidencyConfig has no 'mode' field")
         kwargs["mode"] = mode
     cfg = ResidencyConfig(**kwargs)
-    return Detector.from_config(cfg), cfg.model_dump(mode="json")
+    dumped = {**cfg.model_dump(mode="json"), "stage": stage}
+    if stage == "cheap":
+        return Detector.from_config(cfg), dumped
+    return BoundaryScreen.from_config(cfg), dumped
 
 
 def _progress(console: Console) -> Progress:
@@ -85,7 +91,9 @@ def _advance(prog: Progress, task: TaskID) -> Callable[[], None]:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--ner", action=argparse.BooleanOptionalAction, default=False, help="spaCy NER (the [pii] extra)")
+    ap.add_argument("--ner", action=argparse.BooleanOptionalAction, default=True, help="spaCy NER at the boundary")
+    ap.add_argument("--stage", choices=("boundary", "cheap"), default="boundary",
+                    help="boundary: the screen before a request leaves the host (default); cheap: the router's pass")
     ap.add_argument("--mode", default=None, help="ResidencyConfig.mode, where the config has one")
     ap.add_argument("--limit", type=int, default=None, help="at most N benign prompts per benchmark")
     ap.add_argument("--routellm", type=Path, default=DEFAULT_ROUTELLM, help="RouteLLM data folder (outcomes.jsonl)")
@@ -96,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     console = Console()
 
     try:
-        detector, cfg = build_detector(args.ner, args.mode)
+        detector, cfg = build_detector(args.ner, args.mode, args.stage)
     except (ImportError, OSError) as e:  # --ner without the [pii] extra / its model
         console.print(f"[red]cannot build the detector: {e}[/]")
         return 2

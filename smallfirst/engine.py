@@ -12,9 +12,11 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 
+from smallfirst.core.boundary import BoundaryCheck, BoundaryHeld
 from smallfirst.core.errors import (
     ModelNotFoundError,
     PolicyBlockedError,
+    ResidencyUnavailableError,
     SmallfirstError,
     UpstreamError,
 )
@@ -53,6 +55,7 @@ class Engine:
         store_prompts: bool = False,
         observers: Sequence[Observer] = (),
         checker: AnswerCheck | None = None,
+        boundary: BoundaryCheck | None = None,
     ) -> None:
         self.tiers = list(tiers)
         self.router = router
@@ -64,6 +67,7 @@ class Engine:
         self.store_prompts = store_prompts
         self.observers = list(observers)  # e.g. metrics; called with every logged record
         self.checker = checker  # the cascade's contract/confidence check (None: accept every answer)
+        self.boundary = boundary  # the thorough residency screen before any call that leaves the host
         self._id_prefix = "req-" + os.urandom(6).hex() + "-"  # unique per process start; a counter after it
         self._ids = itertools.count(1)
         self._by_tier = {t.name: t for t in self.tiers}
@@ -94,8 +98,8 @@ class Engine:
     def endpoints(self) -> list[tuple[Tier, Endpoint]]:
         return [(t, e) for t in self.tiers for e in t.endpoints]
 
-    def plan(self, request: ChatRequest, ctx: RequestContext) -> Plan:
-        sig = self._signals(request)
+    def plan(self, request: ChatRequest, ctx: RequestContext, signals: Signals | None = None) -> Plan:
+        sig = signals if signals is not None else self._signals(request)
         ctx.signals = sig
         ctx.request = request
         names = [t.name for t in self.tiers]
@@ -163,7 +167,7 @@ class Engine:
         """After the last allowed step failed: when a pinning (residency) policy withheld the fallback
         the request would otherwise get, raise a 503 naming the policy (fail closed)."""
         if plan.withheld and err.retryable:
-            raise PolicyBlockedError(
+            raise ResidencyUnavailableError(
                 f"residency policy: the tiers this request may use could not answer ({err.code}: {err.message}); "
                 f"it was not sent to {', '.join(plan.withheld)} (fail closed)",
                 hint="fix or add a local backend, or allow this data class elsewhere in [residency.classes]") from err
@@ -178,6 +182,28 @@ class Engine:
             ctx.escalations.append(f"{step.tier.name}->{nxt.tier.name}")
         return True
 
+    async def _cross(self, request: ChatRequest, ctx: RequestContext, step: Step) -> None:
+        """Before a call to ``step`` leaves this host: the boundary screen (raises BoundaryHeld to re-plan)."""
+        if self.boundary is None or step.endpoint.location == "local":
+            return
+        updated = await self.boundary.check(request, ctx.signals, step.endpoint.location)
+        if updated is not None:
+            ctx.signals = updated
+
+    def _replan(self, request: ChatRequest, ctx: RequestContext, held: BoundaryHeld,
+                tried: set[tuple[str, str]]) -> Plan:
+        """The plan again with what the boundary screen found, minus the steps already tried (fail closed
+        when none is left: the only tiers this request may use have failed)."""
+        plan = self.plan(request, ctx, signals=held.signals)
+        ctx.reason = f"{ctx.reason}; {held.reason}"
+        steps = tuple(st for st in plan.steps if (st.tier.name, st.endpoint.backend.name) not in tried)
+        if not steps:
+            raise ResidencyUnavailableError(
+                f"residency policy: {held.reason}; the tiers this request may use were tried and could not answer "
+                "(fail closed)", hint="fix or add a local backend, or allow this data class elsewhere in "
+                "[residency.classes]")
+        return replace(plan, steps=steps)
+
     def _checker(self, request: ChatRequest, ctx: RequestContext) -> AnswerCheck | None:
         c = self.checker
         return c if c is not None and c.applies(request, ctx.signals or Signals()) else None
@@ -190,11 +216,19 @@ class Engine:
                         checker: AnswerCheck | None) -> tuple[ChatResponse, Decision]:
         sig = ctx.signals or Signals()
         last: SmallfirstError | None = None
+        tried: set[tuple[str, str]] = set()
         i = 0
         while i < len(plan.steps):
             step = plan.steps[i]
             backend: Backend = step.endpoint.backend
             sent = checker.prepare(request, sig, step.tier.name, backend.capabilities) if checker else request
+            try:
+                await self._cross(sent, ctx, step)
+            except BoundaryHeld as held:
+                plan, i = self._replan(request, ctx, held, tried), 0
+                sig = ctx.signals or Signals()
+                continue
+            tried.add((step.tier.name, backend.name))
             t = time.perf_counter()
             try:
                 resp = await backend.complete(sent)
@@ -238,6 +272,11 @@ class Engine:
                     return None
                 target = plan.steps[j]
             b = target.endpoint.backend
+            try:
+                await self._cross(request, ctx, target)
+            except BoundaryHeld as held:
+                ctx.reason += f"; {purpose} call withheld ({held.reason})"
+                return None
             t = time.perf_counter()
             try:
                 resp = await b.complete(request)
@@ -278,7 +317,17 @@ class Engine:
             return Stream(self, ctx, step, replay(resp)[0], aiter_chunks(replay(resp)[1:]), time.perf_counter(),
                           decision=decision)
         last: SmallfirstError | None = None
-        for i, step in enumerate(plan.steps):
+        tried: set[tuple[str, str]] = set()
+        i = -1
+        while i + 1 < len(plan.steps):
+            i += 1
+            step = plan.steps[i]
+            try:
+                await self._cross(request, ctx, step)
+            except BoundaryHeld as held:
+                plan, i = self._replan(request, ctx, held, tried), -1
+                continue
+            tried.add((step.tier.name, step.endpoint.backend.name))
             t = time.perf_counter()
             it = step.endpoint.backend.stream(request).__aiter__()
             try:

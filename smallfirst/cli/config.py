@@ -17,7 +17,10 @@ PathOpt = Annotated[Path | None, typer.Argument(help="config file (default ./sma
 @app.command()
 def validate(path: PathOpt = None,
              build: Annotated[bool, typer.Option(help="also build every backend and the router")] = False) -> None:
-    """Validate the config strictly; with --build also resolve backends (no network calls)."""
+    """Validate the config strictly; with --build also resolve backends (no network calls). Lists where
+    each endpoint is (on this host or not, and why)."""
+    from smallfirst.config.location import describe
+
     settings = load(path)
     if build:
         from smallfirst.config.resolve import build_router, build_tiers
@@ -26,6 +29,11 @@ def validate(path: PathOpt = None,
         build_router(settings)
     tiers = " → ".join(f"{t.name}({len(t.endpoints)})" for t in settings.tiers)
     typer.echo(f"ok: {path or 'defaults'}: tiers {tiers}; router {settings.routing.router}; log {settings.log.path}")
+    lines, warnings = describe(settings)
+    for line in lines:
+        typer.echo(f"  {line}")
+    for w in warnings:
+        typer.echo(f"warning: {w}", err=True)
 
 
 @app.command()

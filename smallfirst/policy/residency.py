@@ -22,6 +22,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 
+from smallfirst.config.location import canonical, resolve_location
 from smallfirst.config.schema import ResidencyConfig, ResidencyKeyConfig, Settings
 from smallfirst.core.errors import BadRequestError
 from smallfirst.core.protocols import Policy
@@ -37,12 +38,13 @@ _LOCATION = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
 
 
 def endpoint_location(location: str | None, is_local: bool) -> str:
-    return location or (LOCAL if is_local else REMOTE)
+    """A runtime endpoint's location (``build_tiers`` resolved it; ``host`` is spelled ``local``)."""
+    return canonical(location) or (LOCAL if is_local else REMOTE)
 
 
 def locations_from_settings(settings: Settings) -> dict[str, frozenset[str]]:
-    return {t.name: frozenset(endpoint_location(e.location, e.is_local) for e in t.endpoints)
-            for t in settings.tiers}
+    """Each tier's locations, from each endpoint's URL host or declared location (never its backend name)."""
+    return {t.name: frozenset(resolve_location(e).location for e in t.endpoints) for t in settings.tiers}
 
 
 def locations_from_tiers(tiers: Sequence[Tier]) -> dict[str, frozenset[str]]:

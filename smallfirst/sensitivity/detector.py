@@ -29,8 +29,9 @@ def default_recognizers(phone_regions: Sequence[str] = ("US", "GB", "DE", "FR"))
 
 
 def known_entities() -> frozenset[str]:
-    """Every entity type a detector can report."""
-    return frozenset({r.entity for r in default_recognizers()} | set(LABELS.values()))
+    """Every entity type a detector (the cheap pass or the boundary screen) can report."""
+    return frozenset({r.entity for r in default_recognizers()} | set(LABELS.values())
+                     | {"national_id", "drivers_license", "credit_card", "iban", "date"})
 
 
 def _gate(no_digit: Sequence[Recognizer]) -> re.Pattern[str] | None:
@@ -65,13 +66,9 @@ class Detector:
 
     @classmethod
     def from_config(cls, cfg: ResidencyConfig) -> Detector:
-        """Built from ``[residency]``; loads the NER pipeline now (not per request) when ``ner`` is on."""
-        off = frozenset(cfg.disabled_entities)
-        ner = None
-        if cfg.ner:
-            wanted = frozenset(LABELS.values()) - off
-            ner = SpacyNer.load(cfg.ner_model, wanted) if wanted else None
-        return cls(default_recognizers(cfg.phone_regions), disabled=off, ner=ner)
+        """The cheap pass built from ``[residency]`` (no NER: names and places are the boundary screen's job,
+        see ``smallfirst.sensitivity.boundary``)."""
+        return cls(default_recognizers(cfg.phone_regions), disabled=frozenset(cfg.disabled_entities))
 
     @property
     def entities(self) -> tuple[str, ...]:

@@ -190,7 +190,8 @@ def street_address() -> list[RegexRecognizer]:
     )
     german = RegexRecognizer(
         "address",
-        _rx(r"\b[A-ZÄÖÜ][a-zäöüß]+(?:straße|strasse|str\.|weg|platz|allee|gasse|ring|damm)\s+\d{1,4}[a-z]?\b"),
+        _rx(r"""\b(?!(?i:[a-zäöüß]*(?:[aeiou]ring|bring|string|spring|during))\b)[A-ZÄÖÜ][a-zäöüß]+
+                (?:straße|strasse|str\.|weg|platz|allee|gasse|ring|damm)\s+\d{1,4}[a-z]?\b(?![.,]\d)"""),
         needles=("straße", "strasse", "str.", "weg ", "platz", "allee", "gasse", "ring ", "damm"), lower_needles=True,
     )
     french = RegexRecognizer(

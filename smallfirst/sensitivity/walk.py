@@ -30,29 +30,31 @@ def _skip(key: str, value: str) -> bool:
     return key in _BLOB_KEYS and len(value) >= 64 and " " not in value[:256]
 
 
-def _collect(obj: Any, key: str, out: list[str]) -> None:
+def _collect(obj: Any, key: str, out: list[str], min_len: int = MIN_LEN) -> None:
     if isinstance(obj, str):
-        if len(obj) >= MIN_LEN and not _skip(key, obj):
+        if len(obj) >= min_len and not _skip(key, obj):
             out.append(obj)
     elif isinstance(obj, dict):
         for k, v in obj.items():
             # a dict key can carry data too (e.g. metadata {"jane@x.org": ...})
-            if isinstance(k, str) and len(k) >= MIN_LEN and not isinstance(v, dict | list):
+            if isinstance(k, str) and len(k) >= min_len and not isinstance(v, dict | list):
                 out.append(k)
-            _collect(v, k if isinstance(k, str) else "", out)
+            _collect(v, k if isinstance(k, str) else "", out, min_len)
     elif isinstance(obj, list | tuple):
         for v in obj:
-            _collect(v, key, out)
+            _collect(v, key, out, min_len)
 
 
-def strings(request: ChatRequest) -> list[str]:
-    """Each text string of ``request`` that leaves the host if the request does, in order."""
+def strings(request: ChatRequest, min_len: int = MIN_LEN) -> list[str]:
+    """Each text string of ``request`` that leaves the host if the request does, in order (``min_len``: the
+    shortest string returned; the default skips strings too short to hold an identifier, the boundary screen
+    passes 2 so a lone name is seen)."""
     out: list[str] = []
-    _collect(request.messages, "", out)
+    _collect(request.messages, "", out, min_len)
     body = request.body
     for k in BODY_TEXT_KEYS:
         if k in body:
-            _collect(body[k], k, out)
+            _collect(body[k], k, out, min_len)
     return out
 
 

@@ -54,7 +54,7 @@ class Gateway:
                              policies=runtime.policies, fallback_up_chain=settings.routing.fallback_up_chain,
                              max_escalations=settings.routing.max_escalations,
                              store_prompts=settings.log.store_prompts, observers=[self.metrics.observe],
-                             checker=runtime.checker)
+                             checker=runtime.checker, boundary=runtime.boundary)
         self.access = open_access(settings, runtime.tiers)  # API keys, limits, budgets (in memory or shared)
         self.engine.observers.append(self.access.observe)
         resilience_metrics.register(self.metrics.registry, runtime.tiers)  # breakers and retries

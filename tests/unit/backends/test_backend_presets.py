@@ -35,7 +35,8 @@ def test_preset_default_urls(name: str, url: str, monkeypatch: pytest.MonkeyPatc
     backend = backend_factory(name)(EndpointConfig(backend=name, model="m"))
     assert isinstance(backend, OpenAICompatBackend)
     assert backend.base_url == url
-    assert backend.preset.local == url.startswith("http://127.0.0.1")
+    cfg = EndpointConfig(backend=name, model="m")
+    assert cfg.is_local == url.startswith("http://127.0.0.1")  # the default URL's host, not the preset's name
 
 
 def test_every_builtin_name_builds_a_backend(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -64,7 +64,7 @@ def test_missing_file(tmp_path: Path) -> None:
         load(tmp_path / "nope.toml")
 
 
-def test_locality_inferred_from_backend_and_url() -> None:
+def test_locality_inferred_from_the_url_host() -> None:
     s = parse({"tiers": [
         {"name": "local", "endpoints": [{"backend": "openai_compat", "model": "m", "base_url": "http://127.0.0.1:9/v1"}]},
         {"name": "frontier", "endpoints": [{"backend": "openai", "model": "gpt-4o"}]},

@@ -100,8 +100,11 @@ def test_phone_digit_rule_fallback_keeps_false_positives_out() -> None:
 
 
 def test_ner_on_without_spacy_or_model_is_a_config_error() -> None:
+    from smallfirst.sensitivity.boundary import BoundaryScreen
+
     with pytest.raises(ConfigError, match=r"residency\.ner"):
-        Detector.from_config(ResidencyConfig(ner=True, ner_model="no_such_pipeline_xyz"))
+        BoundaryScreen.from_config(ResidencyConfig(ner=True, ner_model="no_such_pipeline_xyz"))
+    assert not Detector.from_config(ResidencyConfig(ner=True)).uses_ner  # the cheap pass never loads NER
 
 
 def test_with_sensitivity_attaches_findings_to_signals(det: Detector) -> None:
