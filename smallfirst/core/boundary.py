@@ -20,4 +20,3 @@ class BoundaryCheck(Protocol):
     async def check(self, request: ChatRequest, signals: Signals | None, location: str) -> Signals | None:
         """Before ``request`` goes to an endpoint at ``location`` (not this host): the signals with the thorough
         screen's findings (None: unchanged), or raise :class:`BoundaryHeld` when ``location`` may not get it."""
-        ...

@@ -36,8 +36,6 @@ from smallfirst.sensitivity.places import PostcodeRecognizer, StreetRecognizer
 from smallfirst.sensitivity.recognizers import Recognizer
 from smallfirst.sensitivity.walk import strings
 
-BOUNDARY_ENTITIES = ("credit_card", "iban", "national_id", "drivers_license", "passport_number", "phone", "address",
-                     "date", "person", "location")
 _STRICT_NUMBER = re.compile(r"(?<![\w.])\d(?:[ .-]?\d){5,}(?![\w])")
 _STRICT_DATE = re.compile(r"\b(?:\d{1,2}[./-]\d{1,2}[./-](?:19|20)\d\d|(?:19|20)\d\d-\d{1,2}-\d{1,2})\b")
 _CACHE_SIZE = 4096

@@ -24,7 +24,10 @@ from smallfirst.sensitivity.ner import load_pipeline
 
 _NW = r"[^\W\d_][\w'’-]*"  # a name word, any case
 _CAP = r"[A-ZÀ-ÖØ-ÞĄĆČĘŁŃŚŠŹŻŽ][\w'’-]*"
-_PARTICLE = r"(?:van|von|der|den|de|da|di|du|del|della|dos|das|le|la|ter|ten|zu|af|al|bin|el)"
+# name particles that stay lower case inside a name ("Ludwig van Beethoven")
+_PARTICLES = frozenset({"van", "von", "der", "den", "de", "da", "di", "du", "del", "della", "dos", "das", "le", "la",
+                        "ter", "ten", "zu", "af", "al", "bin", "el"})
+_PARTICLE = "(?:" + "|".join(sorted(_PARTICLES)) + ")"
 _CUE_ANY_CASE = re.compile(
     rf"(?i:\b(?:my\s+name\s+is|my\s+name's|i\s+am\s+called|i'm\s+called|name\s*:|full\s+name\s*:|signed\s*:"
     rf"|je\s+m'appelle|ich\s+hei(?:ß|ss)e|me\s+llamo|mi\s+chiamo|mijn\s+naam\s+is|nazywam\s+si[ęe]|jag\s+heter"
@@ -186,8 +189,6 @@ class NameFinder:
                 yield ent.start_char, ent.end_char, "address" if label == "FAC" else "location"
 
 
-_PARTICLES = frozenset({"van", "von", "der", "den", "de", "da", "di", "du", "del", "della", "dos", "das", "le", "la",
-                        "ter", "ten", "zu", "af", "al", "bin", "el"})
 _LEAD_OPTION = re.compile(r"^\(?[A-Ja-j][.)]\s+")
 
 
