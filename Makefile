@@ -4,14 +4,23 @@
 VENV ?= .venv
 PYTHON ?= python3
 BIN := $(VENV)/bin
-# llama-cpp-python builds from source (CPU, ~6 min once per venv).
-export CMAKE_ARGS ?= -DGGML_CUDA=OFF -DGGML_METAL=OFF -DGGML_BLAS=OFF -DGGML_NATIVE=ON
+# llama-cpp-python builds from source (CPU, ~6 min once per venv). On x86_64 it targets x86-64-v3
+# (AVX2/FMA/F16C) rather than -march=native: a wheel built natively on a newer CPU (AMX, AVX512-BF16)
+# and reused from pip's cache segfaults in decode on an older one. Never taken from the wheel cache.
+ifeq ($(shell uname -m),x86_64)
+LLAMA_CPU_FLAGS := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON
+else
+LLAMA_CPU_FLAGS := -DGGML_NATIVE=ON
+endif
+export CMAKE_ARGS ?= -DGGML_CUDA=OFF -DGGML_METAL=OFF -DGGML_BLAS=OFF $(LLAMA_CPU_FLAGS)
 export FORCE_CMAKE ?= 1
 
 .PHONY: install system-deps run test lint typecheck unit bench clean
 
 $(VENV)/.installed: pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -c "import llama_cpp" 2>/dev/null || \
+		$(BIN)/python -m pip install -q --no-cache-dir "llama-cpp-python[server]>=0.3.7"
 	$(BIN)/python -m pip install -q -e ".[embedded,dev,finetune]"
 	touch $@
 

@@ -35,7 +35,8 @@ def test_residency_evidence_from_real_traffic(tmp_path: Path, monkeypatch: pytes
     assert e["served_by"] == [{"tier": "local", "endpoint": "fake-local", "location": "local", "requests": 1}]
     assert "4111" not in str(e) and "jane.doe" not in str(e)
     # its basis: the configured detector's entity types, NER, measured recall (or "not measured")
-    assert "email" in e["basis"]["entities"] and e["basis"]["ner"] is False
+    assert "email" in e["basis"]["entities"] and e["basis"]["ner"] is True  # residency.ner defaults on
+    assert {"person", "location"} <= set(e["basis"]["ner_entities"])
     assert e["basis"]["statement"].startswith("certifies only what the detector flags") and "recall" in e["basis"][
         "statement"]
     u = e["unflagged"]  # requests without findings that left: counted by tier, not certified
