@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -20,7 +20,8 @@ class EndpointConfig(Strict):
     """One model endpoint inside a tier."""
 
     backend: str = Field(description="protocol or preset: embedded, openai, openai_compat, ollama, "
-                         "ollama_native, lmstudio, llamacpp, vllm, openrouter, gemini, anthropic, fake")
+                         "ollama_native, lmstudio, llamacpp, vllm, openrouter, gemini, anthropic, fake, or a "
+                         "plugin's backend (docs/plugins.md)")
     model: str = Field(default="", description="model id sent upstream (embedded: a label)")
     name: str | None = Field(default=None, description="label in logs and /v1/models; default backend:model")
     base_url: str | None = None
@@ -55,6 +56,8 @@ class EndpointConfig(Strict):
     http_client: Literal["auto", "aiohttp"] = Field(default="auto", description="auto: the lean HTTP/1.1 "
                                                     "client for http:// URLs, aiohttp for https://; aiohttp: "
                                                     "always aiohttp")
+    options: dict[str, Any] = Field(default_factory=dict, description="a plugin backend's own settings "
+                                    "([tiers.endpoints.options]), checked by the plugin's option model")
 
     @field_validator("api_key_env")
     @classmethod
@@ -126,6 +129,10 @@ class LogConfig(Strict):
     flush_interval_s: float = Field(default=0.2, gt=0)
     url: str | None = Field(default=None, description="postgresql://user@host:5432/db to log to PostgreSQL "
                             "(shared by replicas; needs the [postgres] extra); default: SQLite at path")
+    store: str | None = Field(default=None, description="sqlite, postgres, or a plugin's store (default: "
+                              "postgres when url is set, else sqlite)")
+    options: dict[str, Any] = Field(default_factory=dict, description="a plugin store's own settings "
+                                    "([log.options]), checked by the plugin's option model")
 
     @field_validator("url")
     @classmethod
@@ -141,7 +148,7 @@ class LogConfig(Strict):
 
 
 class RoutingConfig(Strict):
-    router: str = Field(default="rules", description="rules, learned, random, fixed")
+    router: str = Field(default="rules", description="rules, learned, random, fixed, or a plugin's router")
     artifact: str | None = Field(default=None, description="learned router artifact path")
     fallback_up_chain: bool = Field(default=True, description="on backend failure, try higher tiers")
     max_escalations: int = Field(default=2, ge=0)
@@ -153,6 +160,8 @@ class RoutingConfig(Strict):
                                  "window (0 = off)")
     governor_max_shift: float = Field(default=0.15, ge=0, le=1, description="mix governor: largest "
                                       "threshold adjustment")
+    options: dict[str, Any] = Field(default_factory=dict, description="a plugin router's own settings "
+                                    "([routing.options]), checked by the plugin's option model")
 
 
 DATA_CLASSES = ("pii", "phi", "secret", "financial")
@@ -231,6 +240,11 @@ class Settings(Strict):
         default_factory=lambda: [TierConfig(name="local", endpoints=[EndpointConfig(backend="embedded",
                                                                                     model="smollm2-135m")])]
     )
+    policies: dict[str, dict[str, Any]] = Field(default_factory=dict, description="plugin policies to apply, "
+                                                "in this order: [policies.<name>] turns one on and holds its "
+                                                "options (the built-in policies have their own sections)")
+    scorers: dict[str, dict[str, Any]] = Field(default_factory=dict, description="options of plugin scorers "
+                                               "for `smallfirst eval`: [scorers.<name>]")
 
     @model_validator(mode="after")
     def _unique_names(self) -> Settings:

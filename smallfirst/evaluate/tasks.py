@@ -10,8 +10,9 @@ field                 meaning
 ``type``              task type (``classify``, ``extract``, ``summarise``, ``math`` …; aliases as
                       in the gateway's signals); default: what the gateway's signals detect
 ``scorer``            ``exact``, ``label``, ``json``, ``number``, ``regex``, ``f1``, ``rouge_l``,
-                      ``judge`` (rubric 1–10) or ``judge_pairwise``; default: chosen from the
-                      contract, ``expected`` and ``type`` (see :func:`default_scorer`)
+                      ``judge`` (rubric 1–10), ``judge_pairwise`` or a plugin's scorer
+                      (docs/plugins.md); default: chosen from the contract, ``expected`` and
+                      ``type`` (see :func:`default_scorer`)
 ``contract``          optional: ``labels`` (allowed labels), ``schema`` (JSON schema the answer must
                       satisfy), ``fields`` (the fields of ``expected`` to compare), ``regex``
 ``id``                optional stable id (default: a hash of the task's content)
@@ -232,6 +233,8 @@ def _check_request(messages: list[dict[str, Any]], extra: Any) -> dict[str, Any]
 
 
 def _check_expected(scorer: str, expected: Any, contract: Contract) -> None:
+    if scorer not in SCORER_NAMES:  # a plugin's scorer: what 'expected' means is its own business
+        return
     texts = expected if isinstance(expected, list) else [expected]
     if scorer in JUDGE_SCORERS:
         if scorer == "judge_pairwise" and not (isinstance(expected, str) and expected.strip()):
@@ -298,7 +301,11 @@ def parse_task(obj: Any, line: int) -> Task:
     expected = obj.get("expected")
     scorer = obj.get("scorer")
     if scorer is not None and scorer not in SCORER_NAMES:
-        raise TaskError(f"unknown scorer {scorer!r}; use one of: {', '.join(SCORER_NAMES)}")
+        from smallfirst.config.registry import names
+
+        known = names("scorer")  # the built-ins and every installed plugin's
+        if scorer not in known:
+            raise TaskError(f"unknown scorer {scorer!r}; use one of: {', '.join(known)}")
     scorer = scorer or default_scorer(expected, task_type, contract)
     _check_expected(scorer, expected, contract)
     dataset = obj.get("dataset")

@@ -13,12 +13,18 @@ name               what scores 1
 ``judge``          an LLM judge's rubric rating, (r − 1) / 9 (graded; costs tokens)
 ``judge_pairwise`` an LLM judge prefers the answer over the reference (both orders; ½ per tie)
 =================  ==========================================================================
+
+The pure ones are registered through the plugin hooks (:mod:`smallfirst.config.builtins`), like a plugin's
+scorers; :func:`build_scorers` builds every name through the registry, except the judges.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from smallfirst.core.errors import BadRequestError
-from smallfirst.evaluate.scorers.base import EvalScorer, Scored
+from smallfirst.evaluate.scorers.base import EvalScorer, PluginScorer, Scored
 from smallfirst.evaluate.scorers.exact import ExactScorer, LabelScorer
 from smallfirst.evaluate.scorers.jsonfield import JsonScorer
 from smallfirst.evaluate.scorers.judge import JudgeScorer
@@ -33,12 +39,17 @@ PURE: dict[str, type[EvalScorer]] = {
 
 
 def build_scorers(names: set[str] | frozenset[str], judge: JudgeScorer | None = None,
-                  pairwise: JudgeScorer | None = None) -> dict[str, EvalScorer]:
-    """One scorer per name in use; judge names need the judge built from a configured tier."""
+                  pairwise: JudgeScorer | None = None,
+                  options: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, EvalScorer]:
+    """One scorer per name in use; judge names need the judge built from a configured tier. ``options``: the
+    ``[scorers.<name>]`` tables of the config (``settings.scorers``), for scorers that declare options."""
+    from smallfirst.config.registry import scorer_factory
+
     out: dict[str, EvalScorer] = {}
     for name in sorted(names):
-        if name in PURE:
-            out[name] = PURE[name]()
+        if name not in ("judge", "judge_pairwise"):
+            made = scorer_factory(name)((options or {}).get(name, {}))
+            out[name] = made if isinstance(made, EvalScorer) else PluginScorer(made, name)
             continue
         j = judge if name == "judge" else pairwise
         if j is None:
@@ -49,4 +60,4 @@ def build_scorers(names: set[str] | frozenset[str], judge: JudgeScorer | None = 
 
 
 __all__ = ["PURE", "EvalScorer", "ExactScorer", "F1Scorer", "JsonScorer", "JudgeScorer", "LabelScorer",
-           "NumberScorer", "RegexScorer", "RougeLScorer", "Scored", "build_scorers"]
+           "NumberScorer", "PluginScorer", "RegexScorer", "RougeLScorer", "Scored", "build_scorers"]

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from smallfirst.core.errors import ConfigError
 from smallfirst.core.protocols import Scorer
 
 
@@ -27,6 +28,21 @@ class EvalScorer(Scorer):
 
     async def ascore(self, task: Mapping[str, Any], answer: str) -> Scored:
         return Scored(self.score(task, answer))
+
+
+class PluginScorer(EvalScorer):
+    """A plugin's plain :class:`Scorer` as an eval scorer; a score outside [0, 1] is an error naming it."""
+
+    def __init__(self, inner: Scorer, name: str) -> None:
+        self.inner = inner
+        self.name = name
+
+    def score(self, task: Mapping[str, Any], answer: str) -> float:
+        value = float(self.inner.score(task, answer))
+        if not 0.0 <= value <= 1.0:
+            raise ConfigError(f"scorer {self.name!r} returned {value} for task {task.get('id')!r}, outside [0, 1]",
+                              hint="a Scorer's score is a value in [0, 1]: fix the plugin that registers it")
+        return value
 
 
 def references(task: Mapping[str, Any]) -> list[Any]:
