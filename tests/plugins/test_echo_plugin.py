@@ -141,7 +141,7 @@ def test_plugin_policy_from_its_table(tmp_path: Path) -> None:
 
 
 def test_plugin_store_and_scorer(tmp_path: Path) -> None:
-    settings = load(_config(tmp_path).parent / "smallfirst.toml")
+    settings = load(_config(tmp_path))
     settings = parse({**settings.model_dump(), "log": {"store": "memory", "options": {"limit": 5}}})
     assert store_name(settings) == "memory"
     store = store_factory(store_name(settings))(settings)
