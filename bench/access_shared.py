@@ -34,9 +34,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from smallfirst.access import Access, KeyStore, Limits, SharedAccess
 from smallfirst.access.pgstore import PgKeyStore
 from smallfirst.config.loader import parse
-from smallfirst.config.resolve import build_tiers
 from smallfirst.config.schema import AccessConfig
 from smallfirst.core.types import ChatRequest, RequestRecord
+from smallfirst.pipeline import build_tiers
 
 SETTINGS = parse({"tiers": [
     {"name": "local", "endpoints": [{"backend": "fake", "model": "echo"}]},

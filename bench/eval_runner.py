@@ -69,10 +69,10 @@ def make_tasks(path: Path, n: int) -> None:
 
 
 async def raw(url: str, tasks: list[object], conc: int) -> tuple[float, float]:
-    from smallfirst.config.resolve import build_tiers
     from smallfirst.config.schema import Settings
     from smallfirst.evaluate.runner import RunOptions, build_request
     from smallfirst.evaluate.tasks import Task
+    from smallfirst.pipeline import build_tiers
 
     settings = Settings.model_validate(_cfg(url))
     [tier] = build_tiers(settings)
@@ -99,9 +99,9 @@ def _cfg(url: str) -> dict[str, object]:
 
 
 async def runner(url: str, tasks: list[object], run_dir: Path, conc: int, progress: bool) -> tuple[float, float]:
-    from smallfirst.config.resolve import build_tiers
     from smallfirst.config.schema import Settings
     from smallfirst.evaluate.runner import EvalRunner, RunOptions
+    from smallfirst.pipeline import build_tiers
 
     tiers = build_tiers(Settings.model_validate(_cfg(url)))
     r = EvalRunner(tiers, tasks, run_dir, RunOptions(concurrency=conc, progress=progress))  # type: ignore[arg-type]
@@ -117,9 +117,9 @@ async def runner(url: str, tasks: list[object], run_dir: Path, conc: int, progre
 
 async def resume(url: str, tasks: list[object], run_dir: Path) -> int:
     """Rerun a finished run: everything is skipped (reads and checks the results file)."""
-    from smallfirst.config.resolve import build_tiers
     from smallfirst.config.schema import Settings
     from smallfirst.evaluate.runner import EvalRunner, RunOptions
+    from smallfirst.pipeline import build_tiers
 
     tiers = build_tiers(Settings.model_validate(_cfg(url)))
     st = await EvalRunner(tiers, tasks, run_dir, RunOptions(progress=False)).run()  # type: ignore[arg-type]

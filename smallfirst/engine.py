@@ -25,6 +25,8 @@ from smallfirst.core.tiers import Endpoint, Tier
 from smallfirst.core.types import (
     AUTO_MODEL,
     MODEL_PREFIX,
+    OPEN,
+    Admission,
     Attempt,
     ChatChunk,
     ChatRequest,
@@ -34,7 +36,7 @@ from smallfirst.core.types import (
     Signals,
     Usage,
 )
-from smallfirst.request import Plan, RequestContext, Step
+from smallfirst.request import Plan, RequestContext, Step, decision
 from smallfirst.stream import Stream, aiter_chunks, replay
 
 SignalFn = Callable[[ChatRequest], Signals]
@@ -98,7 +100,8 @@ class Engine:
     def endpoints(self) -> list[tuple[Tier, Endpoint]]:
         return [(t, e) for t in self.tiers for e in t.endpoints]
 
-    def plan(self, request: ChatRequest, ctx: RequestContext, signals: Signals | None = None) -> Plan:
+    def plan(self, request: ChatRequest, ctx: RequestContext, signals: Signals | None = None,
+             admission: Admission = OPEN) -> Plan:
         sig = signals if signals is not None else self._signals(request)
         ctx.signals = sig
         ctx.request = request
@@ -107,6 +110,11 @@ class Engine:
         pinned = False
         held: set[str] = set()  # tiers removed by a pinning (fail-closed) policy
         reasons: list[str] = []
+        if admission.tiers is not None:  # the caller's API key: its allowed tiers, and those its budget covers
+            allowed = [n for n in names if n in admission.tiers]
+            if len(allowed) < len(names):
+                dropped = ", ".join(n for n in names if n not in admission.tiers)
+                reasons.append(f"key {admission.key_id}: may not use {dropped} (allowed tiers or budget left)")
         for policy in self.policies:
             res = policy.check(request, sig, allowed)
             if res.pin_local:
@@ -150,12 +158,9 @@ class Engine:
         if reasons:
             reason = f"{reason}; " + "; ".join(reasons)
         ctx.reason = reason
-        return Plan(tuple(steps), reason, pinned, withheld)
+        return Plan(tuple(steps), reason, pinned, withheld, admission)
 
     # ---- serving ---------------------------------------------------------------------------------
-
-    def _cost(self, ep: Endpoint, usage: Usage) -> float:
-        return ep.price.cost(usage) if ep.price is not None else 0.0
 
     def _fail(self, ctx: RequestContext, step: Step, err: SmallfirstError, t: float) -> None:
         ctx.attempts.append(Attempt(step.tier.name, step.endpoint.backend.model, step.endpoint.backend.name,
@@ -190,11 +195,11 @@ class Engine:
         if updated is not None:
             ctx.signals = updated
 
-    def _replan(self, request: ChatRequest, ctx: RequestContext, held: BoundaryHeld,
+    def _replan(self, request: ChatRequest, ctx: RequestContext, plan: Plan, held: BoundaryHeld,
                 tried: set[tuple[str, str]]) -> Plan:
         """The plan again with what the boundary screen found, minus the steps already tried (fail closed
         when none is left: the only tiers this request may use have failed)."""
-        plan = self.plan(request, ctx, signals=held.signals)
+        plan = self.plan(request, ctx, signals=held.signals, admission=plan.admission)
         ctx.reason = f"{ctx.reason}; {held.reason}"
         steps = tuple(st for st in plan.steps if (st.tier.name, st.endpoint.backend.name) not in tried)
         if not steps:
@@ -208,8 +213,9 @@ class Engine:
         c = self.checker
         return c if c is not None and c.applies(request, ctx.signals or Signals()) else None
 
-    async def complete(self, request: ChatRequest, ctx: RequestContext) -> tuple[ChatResponse, Decision]:
-        plan = self.plan(request, ctx)
+    async def complete(self, request: ChatRequest, ctx: RequestContext,
+                       admission: Admission = OPEN) -> tuple[ChatResponse, Decision]:
+        plan = self.plan(request, ctx, admission=admission)
         return await self._complete(request, ctx, plan, self._checker(request, ctx))
 
     async def _complete(self, request: ChatRequest, ctx: RequestContext, plan: Plan,
@@ -225,7 +231,7 @@ class Engine:
             try:
                 await self._cross(sent, ctx, step)
             except BoundaryHeld as held:
-                plan, i = self._replan(request, ctx, held, tried), 0
+                plan, i = self._replan(request, ctx, plan, held, tried), 0
                 sig = ctx.signals or Signals()
                 continue
             tried.add((step.tier.name, backend.name))
@@ -245,7 +251,7 @@ class Engine:
             if checker is not None:  # extra calls made by the check are attempts too, logged before this one
                 rejected = await checker.check(sent, sig, resp, step.tier.name, self._ask(ctx, plan, i, step))
             ctx.attempts.append(Attempt(step.tier.name, backend.model, backend.name, rejected or "ok", answer_ms,
-                                        self._cost(step.endpoint, resp.usage), resp.usage, step.endpoint.location))
+                                        step.endpoint.cost(resp.usage), resp.usage, step.endpoint.location))
             if rejected is not None and checker is not None:
                 nxt = self._next_tier(plan, ctx, i, step) if checker.escalates(request) else None
                 if nxt is not None:
@@ -256,7 +262,7 @@ class Engine:
                        "the escalation cap (routing.max_escalations) is reached" if higher else
                        "no higher tier may answer")
                 ctx.reason += f"; answer failed check ({rejected}) but {why}"
-            return (checker.restore(request, resp) if checker else resp), self._decision(ctx, step)
+            return (checker.restore(request, resp) if checker else resp), decision(ctx, step)
         assert last is not None  # plan.steps is never empty
         raise last
 
@@ -285,7 +291,7 @@ class Engine:
                                             (time.perf_counter() - t) * 1000.0, location=target.endpoint.location))
                 return None
             ctx.attempts.append(Attempt(target.tier.name, b.model, b.name, purpose, (time.perf_counter() - t) * 1000.0,
-                                        self._cost(target.endpoint, resp.usage), resp.usage, target.endpoint.location))
+                                        target.endpoint.cost(resp.usage), resp.usage, target.endpoint.location))
             return resp
 
         return ask
@@ -298,24 +304,20 @@ class Engine:
         ctx.escalations.append(f"{step.tier.name}->{plan.steps[j].tier.name}")
         return j
 
-    def _decision(self, ctx: RequestContext, step: Step) -> Decision:
-        return Decision(step.tier.name, step.endpoint.backend.model, step.endpoint.backend.name, ctx.reason,
-                        tuple(ctx.escalations), tuple(ctx.attempts), sum(a.cost_usd for a in ctx.attempts))
-
-    async def open_stream(self, request: ChatRequest, ctx: RequestContext) -> Stream:
+    async def open_stream(self, request: ChatRequest, ctx: RequestContext, admission: Admission = OPEN) -> Stream:
         """Try endpoints until one yields its first chunk; after that the stream is committed.
 
         A request with a contract is answered and checked in full first (the cascade needs the whole
         answer), then replayed as a stream: nothing reaches the client before the check passes.
         """
-        plan = self.plan(request, ctx)
+        plan = self.plan(request, ctx, admission=admission)
         checker = self._checker(request, ctx)
         if checker is not None:
-            resp, decision = await self._complete(request, ctx, plan, checker)
+            resp, decided = await self._complete(request, ctx, plan, checker)
             ctx.ttft_ms = ctx.elapsed_ms()
-            step = next(s for s in plan.steps if s.endpoint.backend.name == decision.endpoint)
-            return Stream(self, ctx, step, replay(resp)[0], aiter_chunks(replay(resp)[1:]), time.perf_counter(),
-                          decision=decision)
+            step = next(s for s in plan.steps if s.endpoint.backend.name == decided.endpoint)
+            return Stream(ctx, step, replay(resp)[0], aiter_chunks(replay(resp)[1:]), time.perf_counter(),
+                          decided=decided)
         last: SmallfirstError | None = None
         tried: set[tuple[str, str]] = set()
         i = -1
@@ -325,7 +327,7 @@ class Engine:
             try:
                 await self._cross(request, ctx, step)
             except BoundaryHeld as held:
-                plan, i = self._replan(request, ctx, held, tried), -1
+                plan, i = self._replan(request, ctx, plan, held, tried), -1
                 continue
             tried.add((step.tier.name, step.endpoint.backend.name))
             t = time.perf_counter()
@@ -342,7 +344,7 @@ class Engine:
                 self._fail_closed(plan, err)
                 raise
             ctx.ttft_ms = ctx.elapsed_ms()
-            return Stream(self, ctx, step, first, it, t)
+            return Stream(ctx, step, first, it, t)
         assert last is not None
         raise last
 
@@ -375,7 +377,7 @@ class Engine:
             observe(row)
 
     def _logged_attempts(self, ctx: RequestContext) -> tuple[Attempt, ...]:
-        """The attempts as logged: one that reached a masking endpoint (a backend with ``redaction``, see
+        """The attempts as logged: one that reached a masking endpoint (``Endpoint.masks``, see
         smallfirst.policy.redacting) carries the entity types and counts it masked."""
         attempts = tuple(ctx.attempts)
         if ctx.request is None or all(a.location == "local" for a in attempts):
@@ -385,7 +387,7 @@ class Engine:
         for a in attempts:
             tier = self._by_tier.get(a.tier)
             ep = next((e for e in tier.endpoints if e.backend.name == a.endpoint), None) if tier else None
-            redaction = getattr(ep.backend, "redaction", None) if ep is not None and a.location != "local" else None
+            redaction = ep.masks if ep is not None and a.location != "local" else None
             if redaction is not None:
                 key = (a.tier, a.endpoint)
                 if key not in masked:
@@ -402,7 +404,6 @@ class Engine:
 
 
 def _entities(sig: Signals | None) -> tuple[tuple[str, int], ...]:
-    """Entity types and counts from the detector's findings in ``signals.extra["sensitivity"]`` (types
-    and counts only — the findings hold no matched text)."""
-    found = sig.extra.get("sensitivity") if sig is not None else None
-    return tuple((str(e), int(n)) for e, n in getattr(found, "entities", ()))
+    """Entity types and counts from the detector's findings in ``signals.sensitivity`` (types and counts
+    only — the findings hold no matched text)."""
+    return sig.sensitivity.entities if sig is not None and sig.sensitivity is not None else ()

@@ -7,7 +7,7 @@ import time
 from dataclasses import dataclass, field
 
 from smallfirst.core.tiers import Endpoint, Tier
-from smallfirst.core.types import Attempt, ChatRequest, Signals
+from smallfirst.core.types import OPEN, Admission, Attempt, ChatRequest, Decision, Signals
 
 
 @dataclass(slots=True)
@@ -45,3 +45,11 @@ class Plan:
     reason: str
     pinned: bool  # fail closed: steps may not be extended by any fallback
     withheld: tuple[str, ...] = ()  # higher tiers a pinning policy removed: the fallback the request did not get
+    admission: Admission = OPEN  # what the access layer admitted the request with (kept for re-planning)
+
+
+def decision(ctx: RequestContext, step: Step) -> Decision:
+    """The decision for a request answered by ``step``: where, why, and every attempt with its cost."""
+    ep = step.endpoint
+    return Decision(step.tier.name, ep.backend.model, ep.backend.name, ctx.reason, tuple(ctx.escalations),
+                    tuple(ctx.attempts), sum(a.cost_usd for a in ctx.attempts))

@@ -4,23 +4,19 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from smallfirst.core.errors import StreamInterruptedError, UpstreamError
 from smallfirst.core.types import Attempt, ChatChunk, ChatResponse, Decision, Usage
-from smallfirst.request import RequestContext, Step
-
-if TYPE_CHECKING:
-    from smallfirst.engine import Engine
+from smallfirst.request import RequestContext, Step, decision
 
 
 class Stream:
     """A committed upstream stream. Iterate it for chunks; usage and cost are settled at the end."""
 
-    def __init__(self, engine: Engine, ctx: RequestContext, step: Step, first: ChatChunk,
-                 rest: AsyncIterator[ChatChunk], t_start: float, decision: Decision | None = None) -> None:
-        self.engine = engine
-        self._decision = decision  # set when the answer was already checked and recorded
+    def __init__(self, ctx: RequestContext, step: Step, first: ChatChunk, rest: AsyncIterator[ChatChunk],
+                 t_start: float, decided: Decision | None = None) -> None:
+        self._decision = decided  # set when the answer was already checked and recorded
         self.ctx = ctx
         self.step = step
         self._first: ChatChunk | None = first
@@ -78,8 +74,8 @@ class Stream:
         ep = self.step.endpoint
         self.ctx.attempts.append(Attempt(self.tier, ep.backend.model, ep.backend.name, outcome,
                                          (time.perf_counter() - self._t) * 1000.0,
-                                         self.engine._cost(ep, usage), usage, ep.location))
-        return self.engine._decision(self.ctx, self.step)
+                                         ep.cost(usage), usage, ep.location))
+        return decision(self.ctx, self.step)
 
     def info(self) -> dict[str, Any]:
         return {"tier": self.tier, "model": self.model, "reason": self.ctx.reason,

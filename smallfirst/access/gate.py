@@ -13,8 +13,9 @@ Per request the gateway calls, on its event loop and with no ``await`` in betwee
 2. :meth:`Access.admit` — requests/min and tokens/min token buckets and the USD day/month budget:
    check, then reserve (1 request, estimated tokens, an upper bound of the cost over the tiers
    the key may use). When the budget cannot cover the expensive tiers, they are dropped (the
-   request stays on cheaper ones); when it covers none, 429. The allowed tiers travel to
-   :class:`~smallfirst.access.policy.KeyTierPolicy` in a server-set request header.
+   request stays on cheaper ones); when it covers none, 429. It returns an
+   :class:`~smallfirst.core.types.Admission` (key id, tiers it may use, what was reserved) that the
+   server passes to the engine, which keeps the request on those tiers.
 3. :meth:`Access.observe` (an engine record observer) — settles the reservation against the
    logged cost and tokens, and queues the spend for a background thread that saves it to
    ``access_usage`` every ``flush_interval_s`` (and on close).
@@ -29,7 +30,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from smallfirst.access.keys import KeyInfo, bearer, hash_key
@@ -44,9 +45,8 @@ from smallfirst.core.errors import (
     SmallfirstError,
 )
 from smallfirst.core.tiers import Tier
-from smallfirst.core.types import AUTO_MODEL, MODEL_PREFIX, ChatRequest, RequestRecord
+from smallfirst.core.types import AUTO_MODEL, MODEL_PREFIX, OPEN, Admission, ChatRequest, RequestRecord
 
-TIERS_HEADER = "x-smallfirst-key-tiers"  # set by the server only (a client's value is dropped)
 GRANT_MAX_AGE_S = 3600.0  # a reservation never settled (a crashed handler) is released after this
 
 
@@ -237,10 +237,10 @@ class Access:
             s.remove(max(s, key=lambda t: self._price[t][0] * prompt + self._price[t][1] * out))
         return [], 0.0
 
-    def admit(self, info: KeyInfo | None, request: ChatRequest, request_id: str) -> ChatRequest:
-        """Check and reserve the key's limits; return the request carrying the tiers it may use."""
+    def admit(self, info: KeyInfo | None, request: ChatRequest, request_id: str) -> Admission:
+        """Check and reserve the key's limits; return the admission (the tiers it may use, what is held)."""
         if info is None:
-            return request
+            return OPEN
         st = self._states.get(info.id)
         if st is None:  # a key loaded between two refreshes never lacks a state; be safe anyway
             st = self._states[info.id] = _states_for(info, utc_day(self._clock()), (0.0, 0.0), self._mono())
@@ -273,9 +273,9 @@ class Access:
         self._pending[request_id] = Grant(info.id, prompt + out, cost, st.ledger.day, mono)
         if mono - self._swept > 60.0:
             self._sweep(mono)
-        return self._with_tiers(request, tiers, info)
+        return self._admission(info, tiers, prompt + out, cost)
 
-    async def admit_async(self, info: KeyInfo | None, request: ChatRequest, request_id: str) -> ChatRequest:
+    async def admit_async(self, info: KeyInfo | None, request: ChatRequest, request_id: str) -> Admission:
         """What the server awaits. In memory this is :meth:`admit` (nothing to wait for, no suspension
         between check and reservation); the shared (PostgreSQL) variant waits off the event loop."""
         return self.admit(info, request, request_id)
@@ -286,15 +286,9 @@ class Access:
         out = float(request.max_tokens or request.body.get("max_completion_tokens") or self.cfg.reserve_output_tokens)
         return prompt, out
 
-    def _with_tiers(self, request: ChatRequest, tiers: Sequence[str], info: KeyInfo) -> ChatRequest:
-        """The request carrying the key id and, when some tiers are off limits, the tiers it may use."""
-        headers = request.headers
-        if len(tiers) < len(self._order) or TIERS_HEADER in headers:
-            headers = {k: v for k, v in headers.items() if k != TIERS_HEADER}
-            if len(tiers) < len(self._order):
-                headers[TIERS_HEADER] = ",".join(tiers)
-            return replace(request, headers=headers, api_key_id=info.id)
-        return request if request.api_key_id == info.id else replace(request, api_key_id=info.id)
+    def _admission(self, info: KeyInfo, tiers: Sequence[str], tokens: float, cost: float) -> Admission:
+        """The key id, the tiers it may use (None when that is every tier) and what was reserved."""
+        return Admission(info.id, tuple(tiers) if len(tiers) < len(self._order) else None, tokens, cost)
 
     def _over_budget(self, info: KeyInfo, ledger: Ledger, window: str, now: float) -> BudgetExceededError:
         lim = info.limits

@@ -35,7 +35,7 @@ from smallfirst.access.pgstore import PgKeyStore, cause, pg_connect
 from smallfirst.config.schema import AccessConfig, Settings
 from smallfirst.core.errors import BudgetExceededError, ConfigError, SmallfirstError
 from smallfirst.core.tiers import Tier
-from smallfirst.core.types import ChatRequest, RequestRecord
+from smallfirst.core.types import OPEN, Admission, ChatRequest, RequestRecord
 from smallfirst.store.postgres import redact
 
 if TYPE_CHECKING:
@@ -151,19 +151,19 @@ class SharedAccess(Access):
 
     # ---- admission -------------------------------------------------------------------------------
 
-    def admit(self, info: KeyInfo | None, request: ChatRequest, request_id: str) -> ChatRequest:
+    def admit(self, info: KeyInfo | None, request: ChatRequest, request_id: str) -> Admission:
         """Blocking variant (tools and tests); the server awaits :meth:`admit_async`."""
         if info is None:
-            return request
+            return OPEN
         tiers = self._candidates(info, request.model)
         if not self._limited(info):
             return self._admitted(info, request, request_id, tiers, None)
         got, grant = self._reserve(info, request, request_id, tiers)
         return self._admitted(info, request, request_id, got if got is not None else tiers, grant)
 
-    async def admit_async(self, info: KeyInfo | None, request: ChatRequest, request_id: str) -> ChatRequest:
+    async def admit_async(self, info: KeyInfo | None, request: ChatRequest, request_id: str) -> Admission:
         if info is None:
-            return request
+            return OPEN
         tiers = self._candidates(info, request.model)
         if not self._limited(info):
             return self._admitted(info, request, request_id, tiers, None)
@@ -197,13 +197,14 @@ class SharedAccess(Access):
             raise self._unavailable(cause(err)) from None
 
     def _admitted(self, info: KeyInfo, request: ChatRequest, request_id: str, tiers: list[str],
-                  grant: ledger.SharedGrant | None) -> ChatRequest:
+                  grant: ledger.SharedGrant | None) -> Admission:
         now = self._clock()
-        self._grants[request_id] = grant or ledger.SharedGrant("", info.id, utc_day(now), 0, 0.0, 0.0, False)
+        grant = grant or ledger.SharedGrant("", info.id, utc_day(now), 0, 0.0, 0.0, False)
+        self._grants[request_id] = grant
         if len(self._grants) > 100_000:  # settlements that never came (a crashed handler): the sweep frees them
             for rid in list(self._grants)[:50_000]:
                 del self._grants[rid]
-        return self._with_tiers(request, tiers, info)
+        return self._admission(info, tiers, grant.tokens, grant.cost)
 
     # ---- settlement ------------------------------------------------------------------------------
 

@@ -23,7 +23,7 @@ def validate(path: PathOpt = None,
 
     settings = load(path)
     if build:
-        from smallfirst.config.resolve import build_router, build_tiers
+        from smallfirst.pipeline import build_router, build_tiers
 
         build_tiers(settings)
         build_router(settings)

@@ -20,7 +20,7 @@ app.command("residency")(residency)
 
 def open_store(settings: Settings, log: Path | None) -> Any:
     """The configured request log, read-only in spirit: a missing SQLite file is an error, not created."""
-    from smallfirst.config.resolve import build_store
+    from smallfirst.pipeline import build_store
 
     if log is not None:
         settings = settings.model_copy(update={"log": settings.log.model_copy(update={"path": str(log),

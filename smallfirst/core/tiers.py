@@ -3,19 +3,35 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from smallfirst.core.protocols import Backend
-from smallfirst.core.types import Price
+from smallfirst.core.types import Capabilities, ChatRequest, Price, Usage
+
+Masked = tuple[tuple[str, int], ...]  # (entity type, distinct values masked), types and counts only
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Endpoint:
+    """One backend as the request path sees it: the backend (with its wrappers), its price, and where it is.
+
+    Built once by :mod:`smallfirst.pipeline`; never changed afterwards."""
+
     backend: Backend
     price: Price | None  # None: unknown price (cost recorded as 0 and flagged)
     is_local: bool
     location: str
+    # when the backend masks what it sends (residency redaction): what it masks in a request, or None
+    masks: Callable[[ChatRequest], Masked | None] | None = None
+
+    @property
+    def capabilities(self) -> Capabilities:
+        return self.backend.capabilities
+
+    def cost(self, usage: Usage) -> float:
+        """USD for ``usage`` at this endpoint's price (0 when the price is unknown)."""
+        return self.price.cost(usage) if self.price is not None else 0.0
 
 
 @dataclass(slots=True)

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from smallfirst.core.findings import Findings
 from smallfirst.core.text import content_text
 
 FinishReason = Literal["stop", "length", "tool_calls", "content_filter", "error"]
@@ -114,6 +115,23 @@ FREE = Price(0.0, 0.0, "local: no API cost")
 
 
 @dataclass(frozen=True, slots=True)
+class Admission:
+    """What the access layer admitted a request with, passed to the engine as a value.
+
+    ``tiers`` is None when the caller may use every tier; else the tiers its API key may use (allowed
+    tiers, and those whose cost fits the budget left). ``reserved_*`` is what was held against its rate
+    limits and budget until the request is settled."""
+
+    key_id: str | None = None
+    tiers: tuple[str, ...] | None = None
+    reserved_tokens: float = 0.0
+    reserved_usd: float = 0.0
+
+
+OPEN = Admission()  # no key: every tier, nothing reserved
+
+
+@dataclass(frozen=True, slots=True)
 class Signals:
     """Cheap features of a request, computed before routing."""
 
@@ -129,6 +147,7 @@ class Signals:
     wants_tools: bool = False
     reasoning_requested: bool = False
     sensitive_classes: tuple[str, ...] = ()
+    sensitivity: Findings | None = None  # the detector's findings (types and counts only), when residency is on
     extra: Mapping[str, Any] = field(default_factory=dict)
 
 

@@ -223,7 +223,7 @@ class Evidence:
                ) -> dict[str, Any]:
         """The evidence JSON; ``basis`` describes the detector of ``residency`` (``None`` when not given)
         and ``measured`` its recall (``None``: not measured)."""
-        from smallfirst.sensitivity.findings import data_class_of
+        from smallfirst.core.findings import data_class_of
 
         return {
             "range": {"since": _iso(self.since), "until": _iso(self.until), "since_ts": self.since,

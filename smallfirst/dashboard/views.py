@@ -92,7 +92,7 @@ def baseline_for(settings: Settings, model: str | None = None) -> Baseline | Non
     """The all-frontier price: ``model`` from the catalog if given, else the top tier's first endpoint's
     price when it is a priced remote endpoint, else the catalog price of :data:`REFERENCE_FRONTIER`."""
     from smallfirst.catalog import price_for
-    from smallfirst.config.resolve import price_of
+    from smallfirst.pipeline import price_of
 
     if model is not None:
         price = price_for(model)

@@ -252,7 +252,7 @@ async def run_eval(settings: Any, tasks: Sequence[Task], run_dir: str | Path, op
                    *, only_tiers: Sequence[str] | None = None, judge_tier: str | None = None,
                    tasks_file: str = "") -> RunStats:
     """Build the configured tiers (the gateway's backends), run, and close the backends."""
-    from smallfirst.config.resolve import build_tiers
+    from smallfirst.pipeline import build_tiers
 
     tiers = build_tiers(settings)
     try:

@@ -51,10 +51,10 @@ def read_train_report(run_dir: str | Path) -> dict[str, Any]:
 
 
 def _tiers(base: Path, adapter: Path, o: GateOptions, n_ctx: int) -> list[Any]:
-    from smallfirst.config.resolve import build_backend
     from smallfirst.config.schema import EndpointConfig
     from smallfirst.core.tiers import Endpoint, Tier
     from smallfirst.core.types import FREE
+    from smallfirst.pipeline import build_backend
 
     def tier(name: str, lora: Path | None) -> Tier:
         cfg = EndpointConfig(backend="embedded", model=name, name=f"embedded:{name}", model_path=str(base),

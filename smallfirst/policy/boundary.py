@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from smallfirst.core.boundary import BoundaryHeld
 from smallfirst.core.types import ChatRequest, Signals
 from smallfirst.policy.residency import LOCAL, ResidencyPolicy
-from smallfirst.sensitivity import SIGNAL_KEY, Findings, attach
+from smallfirst.sensitivity import Findings, attach
 from smallfirst.sensitivity.boundary import BoundaryScreen
 
 
@@ -34,8 +34,8 @@ class BoundaryGuard:
             return None
         found = await self.findings(request)
         sig = signals if signals is not None else Signals()
-        cheap = sig.extra.get(SIGNAL_KEY)
-        if not found.entities or (isinstance(cheap, Findings) and cheap == found):
+        cheap = sig.sensitivity
+        if not found.entities or cheap == found:
             return None
         updated = attach(sig, found)
         allowed, why = self.policy.allowed_locations(request, updated, found)

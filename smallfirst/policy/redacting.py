@@ -6,18 +6,18 @@ is replaced by a placeholder before the request leaves the host, and the placeho
 text and tool-call arguments, streamed or not — are put back. Every call to the endpoint goes through
 this wrapper: first answers, fallbacks, escalations, and the cascade's sample and verifier calls.
 
-The request log marks each attempt that left masked: the engine asks :meth:`RedactingBackend.redaction`
-and logs the entity types and counts masked (never the values) with the attempt.
+The pipeline (:mod:`smallfirst.pipeline.endpoints`) puts this wrapper outside resilience on each
+endpoint off the host, and sets the endpoint's ``masks`` to :meth:`RedactingBackend.redaction`: the
+request log marks each attempt that left masked with the entity types and counts (never the values).
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from dataclasses import replace
 from typing import Any
 
 from smallfirst.core.protocols import Backend
-from smallfirst.core.tiers import Tier
 from smallfirst.core.types import Capabilities, ChatChunk, ChatRequest, ChatResponse
 from smallfirst.policy.residency import ResidencyPolicy
 from smallfirst.sensitivity import RedactionMap, StreamRestorer, restore
@@ -111,11 +111,3 @@ class RedactingBackend(Backend):
 
     async def aclose(self) -> None:
         await self.inner.aclose()
-
-
-def redact_remote(tiers: Sequence[Tier], policy: ResidencyPolicy) -> None:
-    """Wrap every non-local endpoint's backend so it only ever receives masked requests when redaction is on."""
-    for t in tiers:
-        for e in t.endpoints:
-            if e.location != "local" and not isinstance(e.backend, RedactingBackend):
-                e.backend = RedactingBackend(e.backend, policy, t.name)

@@ -28,7 +28,7 @@ from smallfirst.core.errors import BadRequestError
 from smallfirst.core.protocols import Policy
 from smallfirst.core.tiers import Tier
 from smallfirst.core.types import ChatRequest, PolicyResult, Signals
-from smallfirst.sensitivity import NO_FINDINGS, SIGNAL_KEY, Detector, Findings, RedactionMap
+from smallfirst.sensitivity import NO_FINDINGS, Detector, Findings, RedactionMap
 
 RESIDENCY_HEADER = "x-smallfirst-residency"
 LOCAL = "local"
@@ -69,7 +69,7 @@ def header_locations(request: ChatRequest) -> frozenset[str] | None:
 
 
 class ResidencyPolicy(Policy):
-    """Fail-closed residency. Reads the request's ``Findings`` from ``signals.extra["sensitivity"]``,
+    """Fail-closed residency. Reads the request's ``Findings`` from ``signals.sensitivity``,
     or detects them itself when the signals carry none."""
 
     def __init__(self, config: ResidencyConfig, tier_locations: Mapping[str, Iterable[str]],
@@ -97,9 +97,8 @@ class ResidencyPolicy(Policy):
 
     def findings(self, request: ChatRequest, signals: Signals) -> Findings:
         """The request's findings: from the signals when present, else detected now."""
-        found = signals.extra.get(SIGNAL_KEY)
-        if isinstance(found, Findings):
-            return found
+        if signals.sensitivity is not None:
+            return signals.sensitivity
         if self.detector is not None:
             return self.detector.detect(request)
         return NO_FINDINGS

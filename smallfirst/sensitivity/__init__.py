@@ -1,12 +1,11 @@
 """L2: sensitive-data detection (PII, PHI, secrets, financial ids) and optional redaction.
 
 ``Detector.detect(request) -> Findings`` is what the request path calls; ``Findings`` carries entity
-types and counts only, never the matched text. The engine hands findings to policies through
-``Signals.extra[SIGNAL_KEY]`` (and ``Signals.sensitive_classes = findings.data_classes``).
+types and counts only, never the matched text. The request's findings travel in
+``Signals.sensitivity`` (and ``Signals.sensitive_classes = findings.data_classes``).
 """
 
-from smallfirst.sensitivity.detector import Detector, default_recognizers, known_entities
-from smallfirst.sensitivity.findings import (
+from smallfirst.core.findings import (
     DATA_CLASSES,
     FINANCIAL,
     NO_FINDINGS,
@@ -17,8 +16,9 @@ from smallfirst.sensitivity.findings import (
     Span,
     data_class_of,
 )
+from smallfirst.sensitivity.detector import Detector, default_recognizers, known_entities
 from smallfirst.sensitivity.redaction import RedactionMap, StreamRestorer, restore
-from smallfirst.sensitivity.signal import SIGNAL_KEY, attach, with_sensitivity
+from smallfirst.sensitivity.signal import attach, with_sensitivity
 
 __all__ = [
     "DATA_CLASSES",
@@ -27,7 +27,6 @@ __all__ = [
     "PHI",
     "PII",
     "SECRET",
-    "SIGNAL_KEY",
     "Detector",
     "Findings",
     "RedactionMap",

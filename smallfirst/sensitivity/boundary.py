@@ -26,9 +26,9 @@ from collections import OrderedDict
 from collections.abc import Sequence
 
 from smallfirst.config.schema import ResidencyConfig
+from smallfirst.core.findings import NO_FINDINGS, Findings, Span
 from smallfirst.core.types import ChatRequest
 from smallfirst.sensitivity.detector import Detector
-from smallfirst.sensitivity.findings import NO_FINDINGS, Findings, Span
 from smallfirst.sensitivity.ids import CardRecognizer, IbanRecognizer, NationalIdRecognizer, licence, passport
 from smallfirst.sensitivity.names import NameFinder, is_personal, personal_dates
 from smallfirst.sensitivity.phones_intl import DEFAULT_REGIONS, IntlPhoneRecognizer

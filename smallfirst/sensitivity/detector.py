@@ -12,8 +12,8 @@ from collections.abc import Iterable, Sequence
 
 from smallfirst.config.schema import ResidencyConfig
 from smallfirst.core.errors import ConfigError
+from smallfirst.core.findings import NO_FINDINGS, Findings, Span
 from smallfirst.core.types import ChatRequest
-from smallfirst.sensitivity.findings import NO_FINDINGS, Findings, Span
 from smallfirst.sensitivity.ner import LABELS, SpacyNer
 from smallfirst.sensitivity.phones import PhoneRecognizer
 from smallfirst.sensitivity.recognizers import DIGIT_ENTITIES, HAS_DIGIT, Recognizer, default_structured

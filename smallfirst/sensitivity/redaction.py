@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator
 
-from smallfirst.sensitivity.findings import Span
+from smallfirst.core.findings import Span
 
 PLACEHOLDER = re.compile(r"\[([A-Z][A-Z0-9_]*_\d+)\]")
 _MAX_PLACEHOLDER = 48

@@ -12,16 +12,16 @@ import gzip
 import hashlib
 import hmac
 import os
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
 import orjson
 
-from smallfirst.config.resolve import Runtime
 from smallfirst.config.schema import Settings
 from smallfirst.core.errors import AuthenticationError, ConfigError, SmallfirstError
+from smallfirst.core.tiers import Tier
 from smallfirst.dashboard.views import View, baseline_for, default_target, overview, target_mix, time_range
 from smallfirst.server.metrics import CONTENT_TYPE
 
@@ -122,7 +122,7 @@ class Admin:
             view = self.view
             if q.get("baseline"):
                 view = View(view.tiers, view.local, view.target, baseline_for(self.gw.settings, q["baseline"]))
-            agg = await asyncio.to_thread(self.gw.runtime.store.summary, since=since, until=until, bucket_s=bucket)
+            agg = await asyncio.to_thread(self.gw.pipeline.store.summary, since=since, until=until, bucket_s=bucket)
         except SmallfirstError as err:
             await self.gw.send_error(send, err, "")
             return
@@ -138,7 +138,7 @@ class Admin:
         q = {k: v[-1] for k, v in parse_qs(scope.get("query_string", b"").decode("latin-1")).items()}
         try:
             since, until, _ = time_range(q.get("since"), q.get("until"), None)
-            body = await asyncio.to_thread(residency_evidence, self.gw.runtime.store, since, until, PAGE,
+            body = await asyncio.to_thread(residency_evidence, self.gw.pipeline.store, since, until, PAGE,
                                            self.gw.settings.residency, eval_results())
         except SmallfirstError as err:
             await self.gw.send_error(send, err, "")
@@ -186,8 +186,8 @@ class Admin:
         await send({"type": "http.response.body", "body": body})
 
 
-def build_view(settings: Settings, runtime: Runtime) -> View:
-    """Tiers and locality from the runtime; target mix and baseline price from the settings."""
-    names = tuple(t.name for t in runtime.tiers)
+def build_view(settings: Settings, tiers: Sequence[Tier]) -> View:
+    """Tiers and locality from the built tiers; target mix and baseline price from the settings."""
+    names = tuple(t.name for t in tiers)
     target = target_mix(settings) if names == settings.tier_names else default_target(names)
-    return View(names, frozenset(t.name for t in runtime.tiers if t.is_local), target, baseline_for(settings))
+    return View(names, frozenset(t.name for t in tiers if t.is_local), target, baseline_for(settings))

@@ -47,13 +47,13 @@ class AnthropicMessages:
             ctx.requested_model = body["model"] if isinstance(body.get("model"), str) else ""
             ctx.stream = body.get("stream") is True
             request = to_request(to_openai(body), headers=scope["headers"], api_key_id=ctx.api_key_id)
-            request = await gw.access.admit_async(key, request, ctx.request_id)  # 429: rate limits, budgets
+            admission = await gw.access.admit_async(key, request, ctx.request_id)  # 429: rate limits, budgets
             if gw.engine.store_prompts:
                 ctx.prompt_text = request.text()
             if request.stream:
-                await gw._stream(request, ctx, receive, send, frames=self._frames(ctx))
+                await gw._stream(request, ctx, admission, receive, send, frames=self._frames(ctx))
                 return
-            resp, decision = await gw.engine.complete(request, ctx)
+            resp, decision = await gw.engine.complete(request, ctx, admission)
             out = render.message(resp, ctx.request_id, resp.model or decision.model)
         except SmallfirstError as err:
             gw.engine.record(ctx, status=err.status, error=err, decision=decision)

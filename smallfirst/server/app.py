@@ -9,8 +9,6 @@ from typing import Any
 
 import orjson
 
-from smallfirst.access import open_access
-from smallfirst.config.resolve import Runtime, resolve
 from smallfirst.config.schema import Settings
 from smallfirst.core.errors import (
     MethodNotAllowedError,
@@ -20,8 +18,8 @@ from smallfirst.core.errors import (
     SmallfirstError,
     StreamInterruptedError,
 )
-from smallfirst.core.types import Decision
-from smallfirst.engine import Engine
+from smallfirst.core.types import Admission, Decision
+from smallfirst.pipeline import Pipeline, build_pipeline
 from smallfirst.request import RequestContext
 from smallfirst.resilience import metrics as resilience_metrics
 from smallfirst.server import render
@@ -45,19 +43,14 @@ SSE_HEADERS = [(b"content-type", b"text/event-stream"), (b"cache-control", b"no-
 class Gateway:
     """The ASGI application. Build it with :func:`create_app`."""
 
-    def __init__(self, settings: Settings, runtime: Runtime) -> None:
+    def __init__(self, settings: Settings, pipeline: Pipeline) -> None:
         self.settings = settings
-        self.runtime = runtime
-        view = build_view(settings, runtime)
+        self.pipeline = pipeline
+        view = build_view(settings, pipeline.tiers)
         self.metrics = Metrics(view.tiers, view.local, view.target)
-        self.engine = Engine(runtime.tiers, runtime.router, runtime.store, signals=runtime.signals,
-                             policies=runtime.policies, fallback_up_chain=settings.routing.fallback_up_chain,
-                             max_escalations=settings.routing.max_escalations,
-                             store_prompts=settings.log.store_prompts, observers=[self.metrics.observe],
-                             checker=runtime.checker, boundary=runtime.boundary)
-        self.access = open_access(settings, runtime.tiers)  # API keys, limits, budgets (in memory or shared)
-        self.engine.observers.append(self.access.observe)
-        resilience_metrics.register(self.metrics.registry, runtime.tiers)  # breakers and retries
+        self.engine = pipeline.engine(observers=[self.metrics.observe])
+        self.access = pipeline.access  # API keys, limits, budgets (in memory or shared)
+        resilience_metrics.register(self.metrics.registry, pipeline.tiers)  # breakers and retries
         self.max_body = settings.server.max_body_bytes
         self._anthropic = AnthropicMessages(self)
         self._routes: dict[tuple[str, str], Callable[[Scope, Receive, Send], Awaitable[None]]] = {
@@ -117,7 +110,7 @@ class Gateway:
         self._closed = True
         await self.engine.aclose()
         await asyncio.to_thread(self.access.close)
-        await asyncio.to_thread(self.runtime.store.close)
+        await asyncio.to_thread(self.pipeline.store.close)
 
     @staticmethod
     async def send_json(send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]]) -> None:
@@ -179,13 +172,13 @@ class Gateway:
             ctx.requested_model = body["model"] if isinstance(body.get("model"), str) else ""
             ctx.stream = body.get("stream") is True
             request = to_request(body, headers=scope["headers"], api_key_id=ctx.api_key_id)
-            request = await self.access.admit_async(key, request, ctx.request_id)  # 429: rate limits, budgets
+            admission = await self.access.admit_async(key, request, ctx.request_id)  # 429: rate limits, budgets
             if self.engine.store_prompts:
                 ctx.prompt_text = request.text()
             if request.stream:
-                await self._stream(request, ctx, receive, send)
+                await self._stream(request, ctx, admission, receive, send)
                 return
-            resp, decision = await self.engine.complete(request, ctx)
+            resp, decision = await self.engine.complete(request, ctx, admission)
         except SmallfirstError as err:
             self.engine.record(ctx, status=err.status, error=err)
             await self.send_error(send, err, ctx.request_id)
@@ -202,10 +195,10 @@ class Gateway:
         self.engine.record(ctx, status=200, decision=decision, usage=resp.usage, response_text=resp.content)
         await self.send_json(send, 200, out, decision_headers(decision, ctx.request_id))
 
-    async def _stream(self, request: Any, ctx: RequestContext, receive: Receive, send: Send,
+    async def _stream(self, request: Any, ctx: RequestContext, admission: Admission, receive: Receive, send: Send,
                       frames: Callable[[Stream], render.StreamFrames] | None = None) -> None:
         """Serve a stream; ``frames`` renders it in another wire format (default: OpenAI chunks)."""
-        stream = await self.engine.open_stream(request, ctx)  # errors before the first byte → JSON error
+        stream = await self.engine.open_stream(request, ctx, admission)  # errors before the first byte → JSON error
         renderer: render.StreamFrames = (
             frames(stream) if frames is not None
             else render.ChunkRenderer(ctx.request_id, int(ctx.ts), stream.model, request.include_usage))
@@ -273,7 +266,7 @@ class Gateway:
                                response_text="".join(stream.text_parts))
 
 
-def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> Gateway:
+def create_app(settings: Settings | None = None) -> Gateway:
     """Build the gateway from settings (default: one local tier on the embedded model)."""
     s = settings or Settings()
-    return Gateway(s, runtime or resolve(s))
+    return Gateway(s, build_pipeline(s))

@@ -28,8 +28,8 @@ def test_dashboard_shows_what_the_log_says(browser: Any, tmp_path: Path) -> None
     app = create_app(parse(three_tier_config(str(tmp_path / "log.db"))))
     with running(app) as url:
         sent = drive(url)
-        app.runtime.store.flush()
-        rows = app.runtime.store.query()
+        app.pipeline.store.flush()
+        rows = app.pipeline.store.query()
         assert len(rows) == sum(sent.values())
         page = browser.new_page(viewport={"width": 1400, "height": 1500})
         foreign: list[str] = []
@@ -81,7 +81,7 @@ def test_dashboard_asks_for_the_admin_key(browser: Any, tmp_path: Path, monkeypa
     app = create_app(parse(three_tier_config(str(tmp_path / "log.db"), admin_key_env="SF_BROWSER_ADMIN_KEY")))
     with running(app) as url:
         drive(url)
-        app.runtime.store.flush()
+        app.pipeline.store.flush()
         page = browser.new_page()
         page.goto(url + "/dashboard")
         page.wait_for_selector("#keyform:not([hidden])")
@@ -89,6 +89,6 @@ def test_dashboard_asks_for_the_admin_key(browser: Any, tmp_path: Path, monkeypa
         page.fill("#key", "k-browser-test")
         page.click("#keyform button")
         page.wait_for_selector("body[data-loaded]")
-        assert int(value(page, "#kpi-requests")) == len(app.runtime.store.query())
+        assert int(value(page, "#kpi-requests")) == len(app.pipeline.store.query())
         assert page.is_hidden("#keyform")
         page.close()

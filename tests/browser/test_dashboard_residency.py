@@ -22,8 +22,8 @@ def test_check_the_log_shows_the_statement_and_entity_types(browser: Any, tmp_pa
         drive(url)
         assert httpx.post(url + "/v1/chat/completions", json={"model": "smallfirst/frontier", "messages": [
             {"role": "user", "content": "refund card 4111 1111 1111 1111"}]}).status_code == 403
-        app.runtime.store.flush()
-        rows = app.runtime.store.query()
+        app.pipeline.store.flush()
+        rows = app.pipeline.store.query()
         page = browser.new_page(viewport={"width": 1400, "height": 1500})
         errors: list[str] = []
         page.on("pageerror", lambda e: errors.append(str(e)))

@@ -11,11 +11,11 @@ from typing import Any
 from aiohttp import web
 
 from smallfirst.config.loader import parse
-from smallfirst.config.resolve import build_tiers
 from smallfirst.config.schema import Settings
 from smallfirst.evaluate.runfile import ResultRow
 from smallfirst.evaluate.runner import EvalRunner, RunOptions, RunStats
 from smallfirst.evaluate.tasks import load_tasks
+from smallfirst.pipeline import build_tiers
 from tests.fakes.base import Answer
 from tests.fakes.openai_server import FakeOpenAI
 

@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 
-from smallfirst.config.resolve import build_tiers
 from smallfirst.evaluate.runfile import ResultRow, RunDir, load_run
 from smallfirst.evaluate.runner import EvalRunner, RunOptions
 from smallfirst.evaluate.scorers.judge import JudgeScorer
 from smallfirst.evaluate.tasks import load_tasks
+from smallfirst.pipeline import build_tiers
 from smallfirst.routing.outcomes import read_outcomes
 from tests.fakes import FakeOpenAI, Fault
 from tests.helpers.evalrun import Knows, fake_local, remote, run, settings, write_tasks

@@ -68,7 +68,7 @@ def test_escalations_train_a_model_the_running_gateway_then_serves(gateway: Gate
         ask(client, up, "the cat was good, write to ann.lee@example.com", "label=yes")  # PII: stays on this host
         assert local_share(before) == 0.0  # the base model never writes label=…
 
-        store = app.runtime.store
+        store = app.pipeline.store
         store.flush()
         _info, tpl, src = load_base(tiny)
         collected = from_log(store.query(), LogFilter())

@@ -30,7 +30,7 @@ def gateway(tmp_path: Path) -> GatewayFactory:
 
 
 def log_rows(app: Gateway) -> list[Any]:
-    store = app.runtime.store
+    store = app.pipeline.store
     store.flush()
     return store.query()
 

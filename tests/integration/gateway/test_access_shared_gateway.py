@@ -93,8 +93,8 @@ def test_two_replicas_share_keys_budgets_and_rate_limits(gateway: GatewayFactory
                           headers={"Authorization": f"Bearer {bkey}"}, timeout=10)
         assert over.status_code == 429 and over.json()["error"]["code"] == "budget_exceeded"
         assert int(over.headers["retry-after"]) > 0
-        app1.runtime.store.flush()
-        spent = sum(r.cost_usd for r in app1.runtime.store.query() if r.api_key_id == bid)
+        app1.pipeline.store.flush()
+        spent = sum(r.cost_usd for r in app1.pipeline.store.query() if r.api_key_id == bid)
         assert 0.0145 < spent <= budget  # logged by both replicas into the one log: never more than the budget
 
         # rate limit: 5 requests per minute for the key, counted across both replicas

@@ -42,7 +42,7 @@ def post(url: str, messages: list[dict[str, str]], model: str) -> httpx.Response
 
 def test_remote_host_and_declared_tunnel_get_no_sensitive_data(gateway: GatewayFactory, tunnel: FakeOpenAI) -> None:
     with gateway(cfg(tunnel.base_url)) as (url, app):
-        assert [(e.is_local, e.location) for t in app.runtime.tiers for e in t.endpoints] == [
+        assert [(e.is_local, e.location) for t in app.pipeline.tiers for e in t.endpoints] == [
             (True, "local"), (False, "remote"), (False, "us")]
         to_vllm = post(url, EMAIL, "smallfirst/mid")
         to_tunnel = post(url, EMAIL, "smallfirst/frontier")

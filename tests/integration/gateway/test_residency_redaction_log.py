@@ -74,7 +74,7 @@ def test_masked_egress_is_marked_in_the_log_and_passes_the_check(
         gateway: GatewayFactory, mid: FakeOpenAI, tmp_path: Path) -> None:
     with gateway(config(mid, redaction=True)) as (url, app):
         traffic(url)
-        app.runtime.store.flush()
+        app.pipeline.store.flush()
         summary, evidence, egress = admin(url)
     wire = json.dumps([r.body for r in mid.requests if r.method == "POST"])
     assert EMAIL not in wire and OTHER not in wire and "[EMAIL_1]" in wire and "[EMAIL_2]" in wire
@@ -104,7 +104,7 @@ def test_unmasked_egress_fails_the_check(gateway: GatewayFactory, mid: FakeOpenA
                                          capsys: pytest.CaptureFixture[str]) -> None:
     with gateway(config(mid, redaction=False)) as (url, app):
         traffic(url)
-        app.runtime.store.flush()
+        app.pipeline.store.flush()
         summary, evidence, egress = admin(url)
     assert EMAIL in json.dumps([r.body for r in mid.requests if r.method == "POST"])  # the classes allow eu
     assert all(a.get("redacted") is None for attempts in raw_attempts(tmp_path / "log.db") for a in attempts)

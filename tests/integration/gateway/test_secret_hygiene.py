@@ -54,7 +54,7 @@ def test_planted_upstream_keys_never_leak(gateway: GatewayFactory, upstream: Fak
             r = c.get(path)
             outputs += [str(r.headers), r.text]
         outputs.append(repr(app.engine.endpoints()))
-        app.runtime.store.flush()
+        app.pipeline.store.flush()
     for args in (["keys", "list", "--json", "--db", str(tmp_path / "log.db")], ["config", "show"]):
         assert cli(args) == 0
     out, err = capfd.readouterr()

@@ -22,8 +22,8 @@ def test_summary_and_metrics_match_the_log(tmp_path: Path) -> None:
     app = create_app(parse(three_tier_config(str(tmp_path / "log.db"))))
     with running(app) as url:
         sent = drive(url)
-        app.runtime.store.flush()
-        rows = app.runtime.store.query()
+        app.pipeline.store.flush()
+        rows = app.pipeline.store.query()
         s = httpx.get(url + "/admin/api/summary").json()
         h = httpx.get(url + "/admin/api/health").json()
         scrape = httpx.get(url + "/metrics")

@@ -21,7 +21,7 @@ def test_residency_evidence_from_real_traffic(tmp_path: Path, monkeypatch: pytes
         sent = drive(url)
         blocked = httpx.post(url + "/v1/chat/completions", json={
             "model": "smallfirst/frontier", "messages": [{"role": "user", "content": "card 4111 1111 1111 1111"}]})
-        app.runtime.store.flush()
+        app.pipeline.store.flush()
         denied = httpx.get(url + "/admin/api/residency")
         e = httpx.get(url + "/admin/api/residency?since=1h", headers=auth).json()
         bad = httpx.get(url + "/admin/api/residency?since=soon", headers=auth)

@@ -6,12 +6,12 @@ from typing import Any
 
 import pytest
 
-from smallfirst.access import TIERS_HEADER, Access, KeyInfo, KeyStore, KeyTierPolicy, Limits
+from smallfirst.access import Access, KeyInfo, KeyStore, Limits
 from smallfirst.config.loader import parse
-from smallfirst.config.resolve import build_tiers
 from smallfirst.config.schema import AccessConfig
 from smallfirst.core.errors import AuthenticationError, BudgetExceededError, PermissionDeniedError, RateLimitError
-from smallfirst.core.types import ChatRequest, RequestRecord, Signals
+from smallfirst.core.types import OPEN, Admission, ChatRequest, RequestRecord
+from smallfirst.pipeline import build_tiers
 
 NOON = float(calendar.timegm((2025, 6, 15, 12, 0, 0, 0, 0, 0)))
 # mid: $1/M in, $2/M out; frontier: $10/M in, $30/M out
@@ -131,7 +131,7 @@ def test_budget_drops_expensive_tiers_then_refuses_with_retry_after(tmp_path: Pa
     info = login(access, key)
     # frontier's upper bound for 1000 output tokens is ~$0.03: only mid (~$0.002) fits
     r = access.admit(info, req(max_tokens=1000), "r1")
-    assert r.headers[TIERS_HEADER] == "mid" and r.api_key_id == info.id
+    assert r.tiers == ("mid",) and r.key_id == info.id and 0 < r.reserved_usd <= 0.01
     access.observe(record("r1", 0.0099))
     with pytest.raises(BudgetExceededError, match=r"spent \$0.0099 of its \$0.01 daily budget") as e:
         access.admit(info, req(max_tokens=1000), "r2")
@@ -143,7 +143,7 @@ def test_free_local_tier_still_serves_when_the_budget_is_spent(tmp_path: Path) -
     access, cli = make(tmp_path, clock)
     key, _ = cli.create("a", Limits(budget_month_usd=0.0))
     info = login(access, key)
-    assert access.admit(info, req(), "r1").headers[TIERS_HEADER] == "local"
+    assert access.admit(info, req(), "r1").tiers == ("local",)
     with pytest.raises(BudgetExceededError, match="monthly"):
         access.admit(info, req(model="smallfirst/frontier"), "r2")
 
@@ -175,25 +175,20 @@ def test_pinned_tier_outside_the_key_is_forbidden(tmp_path: Path) -> None:
         access.admit(info, req(model="f"), "r2")  # a concrete model of that tier
 
 
-def test_client_cannot_forge_the_tiers_header(tmp_path: Path) -> None:
+def test_admission_is_a_value_no_header_can_forge(tmp_path: Path) -> None:
     access, cli = make(tmp_path, Clock())
     key, _ = cli.create("a", Limits())
     info = login(access, key)
-    r = access.admit(info, req(headers={TIERS_HEADER: "frontier"}), "r1")
-    assert TIERS_HEADER not in r.headers
-    policy = KeyTierPolicy()
-    assert policy.check(r, Signals(), ["local", "mid", "frontier"]).allowed == ("local", "mid", "frontier")
-    anon = req(headers={TIERS_HEADER: "frontier"})  # no key: the policy ignores the header
-    assert policy.check(anon, Signals(), ["local", "frontier"]).allowed == ("local", "frontier")
+    r = access.admit(info, req(headers={"x-smallfirst-key-tiers": "frontier"}), "r1")
+    assert r == Admission(info.id, None, r.reserved_tokens, 0.0)  # every tier: the header means nothing
+    assert access.admit(None, req(), "r2") is OPEN
 
 
-def test_policy_keeps_the_allowed_tiers_with_a_reason(tmp_path: Path) -> None:
+def test_admission_names_the_allowed_tiers(tmp_path: Path) -> None:
     access, cli = make(tmp_path, Clock())
     key, _ = cli.create("a", Limits(tiers=("local", "mid")))
     info = login(access, key)
-    r = access.admit(info, req(), "r1")
-    res = KeyTierPolicy().check(r, Signals(), ["local", "mid", "frontier"])
-    assert res.allowed == ("local", "mid") and "may not use frontier" in res.reasons[0]
+    assert access.admit(info, req(), "r1").tiers == ("local", "mid")
 
 
 def test_spend_is_saved_and_seeds_the_next_gateway(tmp_path: Path) -> None:

@@ -18,10 +18,10 @@ from smallfirst.access.gate import GRANT_MAX_AGE_S
 from smallfirst.access.pgstore import PgKeyStore, pg_connect
 from smallfirst.cli.main import main as cli
 from smallfirst.config.loader import parse
-from smallfirst.config.resolve import build_tiers
 from smallfirst.config.schema import AccessConfig
 from smallfirst.core.errors import AuthenticationError, BudgetExceededError, ConfigError, RateLimitError
-from smallfirst.core.types import ChatRequest, RequestRecord
+from smallfirst.core.types import Admission, ChatRequest, RequestRecord
+from smallfirst.pipeline import build_tiers
 
 NOON = float(calendar.timegm((2025, 6, 15, 12, 0, 0, 0, 0, 0)))
 SETTINGS = parse({"tiers": [
@@ -107,13 +107,13 @@ def test_budget_is_not_overspent_by_racing_requests_across_replicas(replicas: Re
     key, info = new_key(pg_url, budget_day_usd=budget, tiers=("frontier",))
     ka, kb = login(a, key), login(b, key)
 
-    async def race() -> list[BaseException | ChatRequest]:
+    async def race() -> list[BaseException | Admission]:
         calls = [(a if i % 2 else b).admit_async(ka if i % 2 else kb, req(), f"r{i}") for i in range(40)]
         return list(await asyncio.gather(*calls, return_exceptions=True))
 
     results = asyncio.run(race())
-    admitted = [i for i, r in enumerate(results) if isinstance(r, ChatRequest)]
-    refused = [r for r in results if not isinstance(r, ChatRequest)]
+    admitted = [i for i, r in enumerate(results) if isinstance(r, Admission)]
+    refused = [r for r in results if not isinstance(r, Admission)]
     assert len(admitted) == int(budget // COST) == 6
     assert all(isinstance(r, BudgetExceededError) for r in refused)
     assert "daily budget" in str(refused[0]) and refused[0].retry_after_s > 0  # type: ignore[attr-defined]
@@ -227,7 +227,7 @@ def test_unlimited_keys_need_no_round_trip_and_their_usage_is_batched(replicas: 
     key, info = new_key(pg_url)
     ka = login(a, key)
     out = asyncio.run(a.admit_async(ka, req(), "u0"))
-    assert out.api_key_id == info.id
+    assert out.key_id == info.id
     a.observe(record("u0", 0.25, 7))
     deadline = time.monotonic() + 5
     store = PgKeyStore(pg_url)
@@ -270,6 +270,6 @@ def test_unreachable_postgres_fails_closed_with_503_then_recovers() -> None:
                 except AccessStoreUnavailableError:
                     assert time.monotonic() < deadline
                     time.sleep(0.05)
-            assert access.admit(kc, req(), "c1").api_key_id == kc.id
+            assert access.admit(kc, req(), "c1").key_id == kc.id
         finally:
             access.close()

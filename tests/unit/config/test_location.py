@@ -11,10 +11,10 @@ from typer.testing import CliRunner
 from smallfirst.cli.main import build
 from smallfirst.config.loader import parse
 from smallfirst.config.location import NATIVE_DEFAULT_URLS, resolve_location
-from smallfirst.config.resolve import price_of
 from smallfirst.config.schema import EndpointConfig, Settings
 from smallfirst.core.errors import ConfigError
 from smallfirst.core.types import FREE
+from smallfirst.pipeline import price_of
 from smallfirst.policy.residency import locations_from_settings
 
 
@@ -144,7 +144,7 @@ def test_residency_locations_and_tier_locality() -> None:
 
 
 def test_build_tiers_carries_the_resolved_location() -> None:
-    from smallfirst.config.resolve import build_tiers
+    from smallfirst.pipeline import build_tiers
 
     s = settings({"backend": "fake", "model": "m"},
                  {"backend": "vllm", "model": "qwen", "base_url": "http://10.1.2.3:8000/v1"},
@@ -188,7 +188,7 @@ def test_serve_banner_prints_each_endpoint_location(tmp_path: Path, monkeypatch:
                    '[[tiers]]\nname = "mid"\nendpoints = [{backend = "vllm", model = "qwen", '
                    'base_url = "http://gpubox:8000/v1"}, {backend = "openai_compat", model = "gpt-4o-mini", '
                    'base_url = "http://127.0.0.1:9/v1", location = "us"}]\n', encoding="utf-8")
-    result = CliRunner().invoke(build(), ["serve", "--config", str(cfg)], env={"COLUMNS": "220"})
+    result = CliRunner().invoke(build(), ["serve", "--config", str(cfg), "--workers", "1"], env={"COLUMNS": "220"})
     assert result.exit_code == 0, (result.output, result.exception)
     assert "local/fake:echo  → local (backend fake runs in-process)" in result.stdout
     assert "mid/vllm:qwen  → remote (host gpubox is a bare name" in result.stdout

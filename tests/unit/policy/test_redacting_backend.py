@@ -9,9 +9,8 @@ from typing import Any
 
 from smallfirst.config.schema import ResidencyConfig
 from smallfirst.core.protocols import Backend
-from smallfirst.core.tiers import Endpoint, Tier
 from smallfirst.core.types import Capabilities, ChatChunk, ChatRequest, ChatResponse, Usage
-from smallfirst.policy.redacting import RedactingBackend, redact_remote
+from smallfirst.policy.redacting import RedactingBackend
 from smallfirst.policy.residency import ResidencyPolicy
 
 EMAIL = "maria.keller@example.org"
@@ -55,14 +54,8 @@ class Parrot(Backend):
 
 def setup(**cfg: Any) -> tuple[RedactingBackend, Parrot]:
     parrot = Parrot()
-    tiers = [Tier("local", [Endpoint(Parrot(), None, True, "local")]),
-             Tier("us", [Endpoint(parrot, None, False, "us")])]
-    policy = ResidencyPolicy.from_tiers(ResidencyConfig(**cfg), tiers)
-    redact_remote(tiers, policy)
-    assert isinstance(tiers[0].endpoints[0].backend, Parrot)  # local endpoints are left alone
-    wrapped = tiers[1].endpoints[0].backend
-    assert isinstance(wrapped, RedactingBackend)
-    return wrapped, parrot
+    policy = ResidencyPolicy(ResidencyConfig(**cfg), {"local": ["local"], "us": ["us"]})
+    return RedactingBackend(parrot, policy, "us"), parrot
 
 
 def req(text: str) -> ChatRequest:

@@ -11,7 +11,7 @@ from smallfirst.config.schema import Settings
 from smallfirst.core.errors import BadRequestError, ConfigError
 from smallfirst.core.types import ChatRequest, Signals
 from smallfirst.policy import ResidencyPolicy
-from smallfirst.sensitivity import SIGNAL_KEY, Findings, restore
+from smallfirst.sensitivity import Findings, restore
 
 TIERS = ("local", "eu", "frontier")
 SECRET = "sk-proj-Ab3dEf6hIj9kLmN0pQrStUvWxYz1234567890AbCdEfGh"
@@ -110,7 +110,7 @@ def test_fail_closed_when_no_tier_qualifies() -> None:
 def test_findings_from_signals_are_used_and_classes_unioned() -> None:
     p = ResidencyPolicy.from_settings(settings({"classes": {"pii": ["*"]}}))
     # findings computed upstream (the engine's signals step) win over re-detection
-    sig = Signals(extra={SIGNAL_KEY: Findings.from_counts({"secret.jwt": 1})})
+    sig = Signals(sensitivity=Findings.from_counts({"secret.jwt": 1}))
     assert check(p, req("nothing sensitive in the text"), sig)[0] == ("local",)
     # a class flagged by some other signal still restricts
     assert check(p, req("plain"), Signals(sensitive_classes=("phi",)))[0] == ("local",)

@@ -9,7 +9,6 @@ import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 
 from smallfirst.backends.fake import FakeBackend
-from smallfirst.config.resolve import build_tiers
 from smallfirst.config.schema import EndpointConfig, Settings, TierConfig
 from smallfirst.core.errors import (
     CircuitOpenError,
@@ -23,6 +22,7 @@ from smallfirst.core.errors import (
 )
 from smallfirst.core.protocols import Backend
 from smallfirst.core.types import Capabilities, ChatChunk, ChatRequest, ChatResponse, Usage
+from smallfirst.pipeline import build_tiers
 from smallfirst.resilience import CircuitBreaker, ResilientBackend
 from smallfirst.resilience import metrics as rmetrics
 

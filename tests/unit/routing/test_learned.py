@@ -192,7 +192,7 @@ def test_governor_holds_mix_on_shifted_traffic(tmp_path: Path, rows3: list[Outco
 
 def test_config_file_keys_build_the_learned_router(tmp_path: Path, rows2: list[Outcome]) -> None:
     from smallfirst.config.loader import parse
-    from smallfirst.config.resolve import build_router
+    from smallfirst.pipeline import build_router
 
     model = train(OutcomeTable.from_rows(rows2, tiers=("local", "frontier")), TrainSpec(folds=3, bits=14, c=1.0))
     art = model.save(tmp_path / "r.npz")

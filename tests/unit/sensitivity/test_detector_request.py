@@ -10,7 +10,7 @@ import pytest
 from smallfirst.config.schema import ResidencyConfig
 from smallfirst.core.errors import ConfigError
 from smallfirst.core.types import ChatRequest, Signals
-from smallfirst.sensitivity import SIGNAL_KEY, Detector, Findings, attach, with_sensitivity
+from smallfirst.sensitivity import Detector, Findings, attach, with_sensitivity
 from smallfirst.sensitivity.phones import PhoneRecognizer
 
 OPENAI_KEY = "sk-proj-Ab3dEf6hIj9kLmN0pQrStUvWxYz1234567890AbCdEfGh"
@@ -111,5 +111,5 @@ def test_with_sensitivity_attaches_findings_to_signals(det: Detector) -> None:
     fn = with_sensitivity(lambda r: Signals(task_type="chat", sensitive_classes=("phi",)), det)
     sig = fn(req([{"role": "user", "content": "my email is a@example.org"}]))
     assert sig.sensitive_classes == ("phi", "pii")
-    assert isinstance(sig.extra[SIGNAL_KEY], Findings) and sig.extra[SIGNAL_KEY].counts == {"email": 1}
+    assert isinstance(sig.sensitivity, Findings) and sig.sensitivity.counts == {"email": 1}
     assert attach(Signals(), Findings()).sensitive_classes == ()

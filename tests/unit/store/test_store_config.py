@@ -10,8 +10,8 @@ import pytest
 from pydantic import ValidationError
 
 from smallfirst.config.loader import parse
-from smallfirst.config.resolve import build_store
 from smallfirst.core.errors import ConfigError
+from smallfirst.pipeline import build_store
 from smallfirst.store.sqlite import SQLiteStore
 from tests.helpers import postgres
 from tests.helpers.gateway import free_port

@@ -1,0 +1,75 @@
+"""One place builds the request pipeline: settings → a finished, frozen :class:`Pipeline`.
+
+Order of construction (each step reads only what the steps before it made):
+
+1. residency (:func:`~.parts.build_residency`): signals with the cheap sensitivity pass, the fail-closed
+   policy, the boundary screen — from where each endpoint is, known from config before any backend exists;
+2. endpoints (:mod:`.endpoints`): backend → resilience → redaction, each endpoint frozen with its price,
+   location and capabilities;
+3. policies, in the order the engine applies them: residency, context window, then plugin policies
+   (``[policies.<name>]`` tables, in file order); the caller's API key is applied before them, from the
+   request's :class:`~smallfirst.core.types.Admission`;
+4. router, request log, the cascade's check, the access layer (keys, limits, budgets) and its observer.
+
+:meth:`Pipeline.engine` hands the engine all of it; nothing is patched afterwards.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from smallfirst.access.gate import Access
+from smallfirst.config.schema import Settings
+from smallfirst.core.boundary import BoundaryCheck
+from smallfirst.core.protocols import AnswerCheck, Policy, Router, Store
+from smallfirst.core.tiers import Tier
+from smallfirst.core.types import RequestRecord
+from smallfirst.engine import Engine
+from smallfirst.pipeline.endpoints import build_backend, build_tiers, price_of
+from smallfirst.pipeline.parts import SignalFn, build_checker, build_residency, build_router, build_store
+
+Observer = Callable[[RequestRecord], None]
+
+__all__ = ["Pipeline", "build_backend", "build_pipeline", "build_router", "build_store", "build_tiers", "price_of"]
+
+
+@dataclass(frozen=True, slots=True)
+class Pipeline:
+    """Everything one request goes through, built once from validated settings."""
+
+    settings: Settings
+    tiers: tuple[Tier, ...]
+    policies: tuple[Policy, ...]
+    router: Router
+    store: Store
+    signals: SignalFn
+    access: Access
+    checker: AnswerCheck | None = None  # the cascade's contract check
+    boundary: BoundaryCheck | None = None  # the thorough residency screen before a call leaves the host
+    observers: tuple[Observer, ...] = ()  # called with every logged record (the access layer's settlement)
+
+    def engine(self, observers: Sequence[Observer] = ()) -> Engine:
+        """The engine over this pipeline; ``observers`` (e.g. the server's metrics) are called after the
+        pipeline's own."""
+        r = self.settings.routing
+        return Engine(self.tiers, self.router, self.store, signals=self.signals, policies=self.policies,
+                      fallback_up_chain=r.fallback_up_chain, max_escalations=r.max_escalations,
+                      store_prompts=self.settings.log.store_prompts, observers=(*self.observers, *observers),
+                      checker=self.checker, boundary=self.boundary)
+
+
+def build_pipeline(settings: Settings) -> Pipeline:
+    from smallfirst.access import open_access
+    from smallfirst.config.registry import plugin_policies
+    from smallfirst.policy import ContextWindowPolicy
+
+    residency = build_residency(settings)
+    tiers = build_tiers(settings, residency.policy if residency.masks else None)
+    policies: list[Policy] = [] if residency.policy is None else [residency.policy]
+    policies.append(ContextWindowPolicy.from_tiers(tiers))
+    policies.extend(plugin_policies(settings))
+    access = open_access(settings, tiers)
+    return Pipeline(settings, tuple(tiers), tuple(policies), build_router(settings), build_store(settings),
+                    residency.signals, access, build_checker(settings, tiers), residency.boundary,
+                    (access.observe,))
