@@ -62,7 +62,7 @@ def export(
                                   "--until apply to the request log")
         collected: Collected = from_tasks(tasks)
     else:
-        from smallfirst.cli.report import open_store
+        from smallfirst.cli.logstore import open_store
         from smallfirst.dashboard.views import parse_time
 
         now = time.time()

@@ -8,27 +8,14 @@ from typing import Annotated, Any
 import orjson
 import typer
 
+from smallfirst.cli.logstore import open_store
 from smallfirst.cli.report_residency import residency
 from smallfirst.config.loader import load
 from smallfirst.config.schema import Settings
-from smallfirst.core.errors import ConfigError
 
 app = typer.Typer(help="Tier mix vs target, cost and savings, latency, escalations and residency from the "
                        "request log.", invoke_without_command=True, no_args_is_help=False)
 app.command("residency")(residency)
-
-
-def open_store(settings: Settings, log: Path | None) -> Any:
-    """The configured request log, read-only in spirit: a missing SQLite file is an error, not created."""
-    from smallfirst.pipeline import build_store
-
-    if log is not None:
-        settings = settings.model_copy(update={"log": settings.log.model_copy(update={"path": str(log),
-                                                                                    "url": None})})
-    if settings.log.url is None and not Path(settings.log.path).is_file():
-        raise ConfigError(f"no request log at {settings.log.path}",
-                          hint="run `smallfirst serve` first, or point --log / log.path at the log file")
-    return build_store(settings)
 
 
 def overview_for(settings: Settings, log: Path | None, since: str | None, until: str | None, bucket: str | None,

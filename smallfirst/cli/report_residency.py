@@ -20,7 +20,7 @@ from smallfirst.config.loader import load
 def evidence_for(config: Path | None, log: Path | None, since: str | None, until: str | None) -> dict[str, Any]:
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-    from smallfirst.cli.report import open_store
+    from smallfirst.cli.logstore import open_store
     from smallfirst.dashboard.residency import Evidence, iter_log
     from smallfirst.dashboard.views import time_range
     from smallfirst.sensitivity.evidence import eval_results

@@ -1,6 +1,6 @@
 """Run every task on every selected tier's model endpoints, through the gateway's own backends.
 
-* Requests are built like a client's (:func:`smallfirst.server.validate.to_request`): the task's
+* Requests are built like a client's (:func:`smallfirst.wire.openai_parse.to_request`): the task's
   messages and ``max_tokens``/``temperature`` from the options; then as the cascade prepares them
   for a task contract: ``logprobs`` where the backend reports them (``top_logprobs`` for a label
   set), and label/schema-constrained output on local tiers that support it. The task's own
@@ -89,7 +89,7 @@ def select_targets(tiers: Sequence[Tier], only: Sequence[str] | None = None) -> 
 def build_request(task: Task, ep: Endpoint, options: RunOptions, contract: Contract | None = None) -> ChatRequest:
     """The request a client would send, prepared as the cascade prepares it (see the module docstring)."""
     from smallfirst.cascade.checker import LABEL_TOP_LOGPROBS, constrained_format
-    from smallfirst.server.validate import to_request
+    from smallfirst.wire.openai_parse import to_request
 
     caps = ep.backend.capabilities
     body: dict[str, Any] = {"model": ep.backend.model, "messages": task.messages, "max_tokens": options.max_tokens,

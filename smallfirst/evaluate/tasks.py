@@ -217,7 +217,7 @@ def _messages(obj: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 
 def _check_request(messages: list[dict[str, Any]], extra: Any) -> dict[str, Any]:
-    from smallfirst.server.validate import to_request
+    from smallfirst.wire.openai_parse import to_request
 
     if extra is not None and not isinstance(extra, dict):
         raise TaskError("'request' must be an object of chat-completion fields (max_tokens, temperature …)")
@@ -282,8 +282,8 @@ def content_hash(obj: Mapping[str, Any]) -> str:
 
 def parse_task(obj: Any, line: int) -> Task:
     """Validate one decoded line; raises :class:`TaskError` naming the problem (no line prefix)."""
-    from smallfirst.server.validate import to_request
     from smallfirst.signals import extract, normalise_task
+    from smallfirst.wire.openai_parse import to_request
 
     if not isinstance(obj, dict):
         raise TaskError(f"expected a JSON object, got {type(obj).__name__}")

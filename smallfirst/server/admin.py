@@ -12,9 +12,9 @@ import gzip
 import hashlib
 import hmac
 import os
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from importlib import resources
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import parse_qs
 
 import orjson
@@ -23,15 +23,10 @@ from smallfirst.config.schema import Settings
 from smallfirst.core.errors import AuthenticationError, ConfigError, SmallfirstError
 from smallfirst.core.tiers import Tier
 from smallfirst.dashboard.views import View, baseline_for, default_target, overview, target_mix, time_range
-from smallfirst.server.metrics import CONTENT_TYPE
-
-if TYPE_CHECKING:
-    from smallfirst.server.app import Gateway
-
-Scope = dict[str, Any]
-Receive = Callable[[], Awaitable[dict[str, Any]]]
-Send = Callable[[dict[str, Any]], Awaitable[None]]
-Handler = Callable[[Scope, Receive, Send], Awaitable[None]]
+from smallfirst.engine import Engine
+from smallfirst.pipeline import Pipeline
+from smallfirst.server.asgi import Handler, Receive, Scope, Send, send_json, send_openai_error
+from smallfirst.server.metrics import CONTENT_TYPE, Metrics
 
 ASSETS = {"/dashboard": ("index.html", "text/html; charset=utf-8"),
           "/dashboard/": ("index.html", "text/html; charset=utf-8"),
@@ -71,10 +66,15 @@ def _header(scope: Scope, name: bytes) -> bytes:
 
 
 class Admin:
-    def __init__(self, gateway: Gateway, view: View) -> None:
-        self.gw = gateway
+    """The admin surface: summary, residency evidence, health, Prometheus metrics, the dashboard's assets."""
+
+    def __init__(self, settings: Settings, pipeline: Pipeline, engine: Engine, metrics: Metrics, view: View) -> None:
+        self.settings = settings
+        self.pipeline = pipeline
+        self.engine = engine
+        self.prometheus = metrics
         self.view = view
-        self._key = admin_key(gateway.settings.server.admin_key_env)
+        self._key = admin_key(settings.server.admin_key_env)
         self._assets = load_assets()
 
     def routes(self) -> dict[tuple[str, str], Handler]:
@@ -100,7 +100,7 @@ class Admin:
             return True
         err = AuthenticationError("this admin endpoint needs the admin key",
                                   hint="send Authorization: Bearer <the value of server.admin_key_env>")
-        await self.gw.send_error(send, err, "", [(b"www-authenticate", b'Bearer realm="smallfirst-admin"')])
+        await send_openai_error(send, err, "", [(b"www-authenticate", b'Bearer realm="smallfirst-admin"')])
         return False
 
     async def _json(self, scope: Scope, send: Send, body: Any) -> None:
@@ -109,7 +109,7 @@ class Admin:
         if len(data) > 1024 and b"gzip" in _header(scope, b"accept-encoding"):
             data = gzip.compress(data, 5, mtime=0)
             headers.append((b"content-encoding", b"gzip"))
-        await self.gw.send_json(send, 200, data, headers)
+        await send_json(send, 200, data, headers)
 
     # ---- handlers ----------------------------------------------------------------------------------
 
@@ -121,10 +121,10 @@ class Admin:
             since, until, bucket = time_range(q.get("since"), q.get("until"), q.get("bucket"))
             view = self.view
             if q.get("baseline"):
-                view = View(view.tiers, view.local, view.target, baseline_for(self.gw.settings, q["baseline"]))
-            agg = await asyncio.to_thread(self.gw.pipeline.store.summary, since=since, until=until, bucket_s=bucket)
+                view = View(view.tiers, view.local, view.target, baseline_for(self.settings, q["baseline"]))
+            agg = await asyncio.to_thread(self.pipeline.store.summary, since=since, until=until, bucket_s=bucket)
         except SmallfirstError as err:
-            await self.gw.send_error(send, err, "")
+            await send_openai_error(send, err, "")
             return
         await self._json(scope, send, overview(agg, view))
 
@@ -138,17 +138,17 @@ class Admin:
         q = {k: v[-1] for k, v in parse_qs(scope.get("query_string", b"").decode("latin-1")).items()}
         try:
             since, until, _ = time_range(q.get("since"), q.get("until"), None)
-            body = await asyncio.to_thread(residency_evidence, self.gw.pipeline.store, since, until, PAGE,
-                                           self.gw.settings.residency, eval_results())
+            body = await asyncio.to_thread(residency_evidence, self.pipeline.store, since, until, PAGE,
+                                           self.settings.residency, eval_results())
         except SmallfirstError as err:
-            await self.gw.send_error(send, err, "")
+            await send_openai_error(send, err, "")
             return
         await self._json(scope, send, body)
 
     async def health(self, scope: Scope, receive: Receive, send: Send) -> None:
         if not await self._guard(scope, send):
             return
-        pairs = self.gw.engine.endpoints()
+        pairs = self.engine.endpoints()
         results = await asyncio.gather(*(e.backend.health() for _, e in pairs), return_exceptions=True)
         backends = []
         for (t, e), r in zip(pairs, results, strict=True):
@@ -160,7 +160,7 @@ class Admin:
     async def metrics(self, scope: Scope, receive: Receive, send: Send) -> None:
         if not await self._guard(scope, send):
             return
-        body = self.gw.metrics.render()
+        body = self.prometheus.render()
         await send({"type": "http.response.start", "status": 200,
                     "headers": [(b"content-type", CONTENT_TYPE.encode()), (b"content-length", str(len(body)).encode()),
                                 (b"cache-control", b"no-store")]})

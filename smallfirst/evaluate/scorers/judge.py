@@ -67,7 +67,7 @@ class JudgeScorer(EvalScorer):
         self.max_tokens = max_tokens
 
     async def _ask(self, system: str, user: str) -> tuple[str, float]:
-        from smallfirst.server.validate import to_request
+        from smallfirst.wire.openai_parse import to_request
 
         last: UpstreamError | None = None
         for ep in self.tier.order():

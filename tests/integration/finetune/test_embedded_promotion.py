@@ -14,7 +14,7 @@ pytest.importorskip("llama_cpp", reason="the [embedded] extra (llama-cpp-python)
 from smallfirst.backends.embedded import EmbeddedBackend
 from smallfirst.backends.promoted import Promotion, write_pointer
 from smallfirst.config.schema import EndpointConfig
-from smallfirst.server.validate import to_request
+from smallfirst.wire.openai_parse import to_request
 from tests.fakes.tiny_gguf import write_tiny_gguf
 
 pytestmark = pytest.mark.slow

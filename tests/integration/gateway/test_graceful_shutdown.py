@@ -130,8 +130,9 @@ def test_sigterm_under_load_drains_and_loses_no_rows(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("stream", [False, True])
-def test_requests_past_the_shutdown_bound_get_an_error_and_a_row(tmp_path: Path, stream: bool) -> None:
+@pytest.mark.parametrize(("api", "stream"), [("openai", False), ("openai", True), ("anthropic", False),
+                                           ("anthropic", True)])
+def test_requests_past_the_shutdown_bound_get_an_error_and_a_row(tmp_path: Path, api: str, stream: bool) -> None:
     db = tmp_path / "log.db"
     cfg = CONFIG.format(db=db).replace("shutdown_timeout_s = 10", "shutdown_timeout_s = 1")
     (tmp_path / "smallfirst.toml").write_text(cfg.replace("latency_ms=50", "latency_ms=20000"))
@@ -146,15 +147,23 @@ def test_requests_past_the_shutdown_bound_get_an_error_and_a_row(tmp_path: Path,
         async def slow_then_sigterm() -> None:
             async with httpx.AsyncClient(base_url=url, timeout=30) as c:
                 body = {"model": "smallfirst/auto", "messages": [{"role": "user", "content": "hi"}], "stream": stream}
-                pending = [asyncio.ensure_future(c.post("/v1/chat/completions", json=body)) for _ in range(3)]
+                path = "/v1/chat/completions" if api == "openai" else "/v1/messages"
+                if api == "anthropic":
+                    body["max_tokens"] = 64
+                pending = [asyncio.ensure_future(c.post(path, json=body)) for _ in range(3)]
                 await asyncio.sleep(0.5)
                 t0 = time.monotonic()
                 os.kill(proc.pid, signal.SIGTERM)
                 results = await asyncio.gather(*pending, return_exceptions=True)
                 assert time.monotonic() - t0 < 10  # bounded: cancelled after shutdown_timeout_s, not 20 s
-                for r in results:  # an OpenAI-shaped 503, not uvicorn's plain-text 500
+                for r in results:  # a 503 in the API's own shape, not uvicorn's plain-text 500
                     assert isinstance(r, httpx.Response) and r.status_code == 503, r
-                    assert r.json()["error"]["code"] == "shutting_down" and r.headers["retry-after"] == "1"
+                    assert r.headers["retry-after"] == "1"
+                    if api == "openai":
+                        assert r.json()["error"]["code"] == "shutting_down"
+                    else:
+                        assert r.json()["type"] == "error" and "shutting down" in r.json()["error"]["message"]
+                        assert r.headers["request-id"] == r.headers["x-request-id"]
 
         asyncio.run(slow_then_sigterm())
         proc.wait(timeout=30)

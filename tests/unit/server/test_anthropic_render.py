@@ -24,7 +24,7 @@ from smallfirst.core.errors import (
     UpstreamUnavailableError,
 )
 from smallfirst.core.types import ChatChunk, ChatResponse, Usage
-from smallfirst.server import anthropic_render as render
+from smallfirst.wire import anthropic_render as render
 
 
 def events(raw: bytes) -> list[tuple[str, dict[str, Any]]]:

@@ -8,8 +8,8 @@ import pytest
 
 from smallfirst.backends.anthropic_map import to_anthropic
 from smallfirst.core.errors import BadRequestError
-from smallfirst.server.anthropic_request import to_openai
-from smallfirst.server.validate import to_request
+from smallfirst.wire.anthropic_parse import to_openai
+from smallfirst.wire.openai_parse import to_request
 
 PNG = {"type": "base64", "media_type": "image/png", "data": "iVBORw0KGgo="}
 WEATHER = {"name": "get_weather", "description": "Weather for a city.",

@@ -5,7 +5,7 @@ from typing import Any
 import pytest
 
 from smallfirst.core.errors import BadRequestError
-from smallfirst.server.validate import parse_json, to_request
+from smallfirst.wire.openai_parse import parse_json, to_request
 
 OK: dict[str, Any] = {"model": "smallfirst/auto", "messages": [{"role": "user", "content": "hi"}]}
 
