@@ -53,6 +53,8 @@ def main() -> int:
     ap.add_argument("--scenarios", default="json_c1,json_c32,stream_c1,stream_c32")
     ap.add_argument("--with", dest="also", default="", help="extra harness columns, e.g. litellm")
     ap.add_argument("--model", default="smallfirst/auto", help="model the load sends to smallfirst")
+    ap.add_argument("--workers", type=int, default=1, help="smallfirst serve --workers (1: one process, like "
+                    "the pass-through it is compared with)")
     args = ap.parse_args()
 
     harness = Path(args.harness).resolve()
@@ -68,7 +70,7 @@ def main() -> int:
     gateway = {
         "name": "smallfirst",
         "cmd": [sys.executable, "-m", "smallfirst.cli.main", "serve", "--config", "{workdir}/smallfirst.toml",
-                "--port", "{port}"],
+                "--port", "{port}", "--workers", str(args.workers)],
         "templates": {"smallfirst.toml": str(template)},
         "url": "http://127.0.0.1:{port}",
         "model": args.model,

@@ -8,10 +8,12 @@ Reports throughput, latency and time-to-first-token p50/p99 (and the gateway's a
 the gateway's RSS over time (growth after warm-up), its CPU per request, and the request-log rows
 written versus the responses the clients received (read after a graceful SIGTERM). With
 ``--sigterm-at S`` the gateway is sent SIGTERM S seconds into the load: in-flight requests must
-finish and every one of them must have its log row.
+finish and every one of them must have its log row. ``--workers N`` runs ``smallfirst serve --workers N``
+(default: serve's own default, the machine's cores); CPU and RSS are then summed over the supervisor
+and its workers.
 
-    .venv/bin/python bench/load.py --concurrency 256 --duration 60 [--stream-share 1.0] [--no-baseline]
-                                   [--sigterm-at 5] [--no-keys] [--out DIR]
+    .venv/bin/python bench/load.py --concurrency 256 --duration 60 [--workers 2] [--stream-share 1.0]
+                                   [--no-baseline] [--sigterm-at 5] [--no-keys] [--out DIR]
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import numpy as np
@@ -176,6 +179,50 @@ def summary(name: str, run: Run, seconds: float) -> dict[str, str | float | int]
             "ttft_p50_ms": round(pct(run.ttft_ms, 50), 2), "ttft_p99_ms": round(pct(run.ttft_ms, 99), 2)}
 
 
+def tree(proc: psutil.Process) -> list[psutil.Process]:
+    """The gateway's processes: the one `serve` process, or the supervisor and its workers."""
+    return [proc, *proc.children()]
+
+
+def tree_cpu(procs: list[psutil.Process]) -> float:
+    """User + system CPU seconds of ``procs`` (a process that exited counts 0)."""
+    total = 0.0
+    for p in procs:
+        with contextlib.suppress(psutil.Error):
+            total += sum(p.cpu_times()[:2])
+    return total
+
+
+def tree_rss_mb(procs: list[psutil.Process]) -> float:
+    total = 0
+    for p in procs:
+        with contextlib.suppress(psutil.Error):
+            total += p.memory_info().rss
+    return total / 2**20
+
+
+def busy_share(t0: Any, t1: Any) -> float:
+    """Share of all the machine's cores that were busy between two ``psutil.cpu_times()``."""
+    total = sum(t1) - sum(t0)
+    idle = (t1.idle + getattr(t1, "iowait", 0.0)) - (t0.idle + getattr(t0, "iowait", 0.0))
+    return round(1.0 - idle / total, 3) if total > 0 else float("nan")
+
+
+def wait_workers(proc: psutil.Process, port: int, n: int, timeout: float = 120.0) -> None:
+    """Until ``n`` worker processes listen on ``port`` (nothing to wait for with one process)."""
+    deadline = time.monotonic() + timeout
+    while n > 1 and time.monotonic() < deadline:
+        up = 0
+        for child in proc.children():
+            with contextlib.suppress(psutil.Error):
+                up += any(c.status == psutil.CONN_LISTEN and c.laddr.port == port for c in child.net_connections("tcp"))
+        if up >= n:
+            return
+        time.sleep(0.1)
+    if n > 1:
+        raise RuntimeError(f"{n} workers did not come up in {timeout:g} s")
+
+
 async def phase(label: str, url: str, model: str, key: str | None, args: argparse.Namespace,
                 gateway: psutil.Process | None, rss: list[tuple[float, float]], marks: dict[str, float]
                 ) -> tuple[Run, Run, float, float]:
@@ -183,7 +230,9 @@ async def phase(label: str, url: str, model: str, key: str | None, args: argpars
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
     warm = await drive(url, model, key, args.concurrency, args.warmup, args.stream_share)
-    cpu0 = sum(gateway.cpu_times()[:2]) if gateway else 0.0
+    procs = tree(gateway) if gateway else []
+    cpu0 = tree_cpu(procs)
+    machine0 = psutil.cpu_times()
     stop = asyncio.Event()
     duration = args.duration if gateway is not None or args.baseline_duration is None else args.baseline_duration
     t0 = time.monotonic()
@@ -197,8 +246,7 @@ async def phase(label: str, url: str, model: str, key: str | None, args: argpars
             await asyncio.sleep(1.0)
             elapsed = time.monotonic() - t0
             if gateway is not None and not signalled:
-                with contextlib.suppress(psutil.Error):
-                    rss.append((elapsed, gateway.memory_info().rss / 2**20))
+                rss.append((elapsed, tree_rss_mb(procs)))
             if gateway is not None and args.sigterm_at is not None and not signalled and elapsed >= args.sigterm_at:
                 gateway.send_signal(signal.SIGTERM)
                 marks["sigterm"] = time.monotonic()
@@ -206,7 +254,8 @@ async def phase(label: str, url: str, model: str, key: str | None, args: argpars
             info = f"RSS {rss[-1][1]:.0f} MB" if rss and gateway else ""
             bar.update(tid, completed=min(elapsed, duration), info=info)
     seconds = time.monotonic() - t0
-    cpu = (sum(gateway.cpu_times()[:2]) - cpu0) if gateway and gateway.is_running() else float("nan")
+    cpu = (tree_cpu(procs) - cpu0) if gateway and gateway.is_running() else float("nan")
+    marks["busy"] = busy_share(machine0, psutil.cpu_times())
     return warm, task.result(), seconds, cpu
 
 
@@ -259,6 +308,8 @@ def main() -> int:
     ap.add_argument("--keys", action=argparse.BooleanOptionalAction, default=True, help="send a gateway API key")
     ap.add_argument("--sigterm-at", type=float, default=None, help="SIGTERM the gateway this many s into the load")
     ap.add_argument("--shutdown-timeout", type=int, default=30)
+    ap.add_argument("--workers", type=int, default=None, help="smallfirst serve --workers (default: serve's "
+                    "default, the machine's cores)")
     ap.add_argument("--out", default=None, help="directory for the PNG and JSON (default: a temp dir)")
     args = ap.parse_args()
 
@@ -279,8 +330,10 @@ def main() -> int:
     up = subprocess.Popen([sys.executable, str(ROOT / "bench" / "fake_upstream.py"), "--port", str(up_port),
                            "--ttft-ms", str(args.ttft_ms), "--chunk-ms", str(args.chunk_ms),
                            "--words", str(args.words)])
+    workers = ["--workers", str(args.workers)] if args.workers is not None else []
     gw = subprocess.Popen([sys.executable, "-m", "smallfirst.cli.main", "serve", "--config",
-                           str(work / "smallfirst.toml"), "--port", str(gw_port)], cwd=work, stdout=subprocess.DEVNULL)
+                           str(work / "smallfirst.toml"), "--port", str(gw_port), *workers], cwd=work,
+                          stdout=subprocess.DEVNULL)
     rss: list[tuple[float, float]] = []
     marks: dict[str, float] = {}  # monotonic times of the SIGTERM and of the gateway's exit
 
@@ -294,12 +347,16 @@ def main() -> int:
         wait_http(upstream + "/v1/models", up)
         wait_http(f"http://127.0.0.1:{gw_port}/healthz", gw)
         proc = psutil.Process(gw.pid)
+        n_workers = args.workers if args.workers is not None else len(os.sched_getaffinity(0))
+        wait_workers(proc, gw_port, n_workers)
+        n_workers = max(1, len(proc.children()))  # what serve really started (1: no children)
         direct = None
+        direct_marks: dict[str, float] = {}
         if args.baseline:
             _, direct, dsec, _ = asyncio.run(phase("direct", upstream + "/v1/chat/completions", "load-model", None,
-                                                args, None, [], {}))
+                                                args, None, [], direct_marks))
         gw_url = f"http://127.0.0.1:{gw_port}/v1/chat/completions"
-        idle_rss = proc.memory_info().rss / 2**20
+        idle_rss = tree_rss_mb(tree(proc))
         warm, run, seconds, cpu = asyncio.run(phase("gateway", gw_url, "smallfirst/auto", key, args, proc, rss, marks))
         if gw.poll() is None:
             marks["sigterm"] = time.monotonic()
@@ -314,7 +371,7 @@ def main() -> int:
                 p.wait()
     rows = log_rows(db)
     gw_sum = summary("gateway", run, seconds)
-    res: dict[str, object] = {"bench": "smallfirst-load", "concurrency": args.concurrency,
+    res: dict[str, object] = {"bench": "smallfirst-load", "concurrency": args.concurrency, "workers": n_workers,
                               "stream_share": args.stream_share, "duration_s": round(seconds, 1), "gateway": gw_sum,
                               "exit_code": code, "stop_s": round(stop_s, 2)}
     if direct is not None:
@@ -328,6 +385,9 @@ def main() -> int:
                      "max": round(max(m for _, m in rss), 1) if rss else None,
                      "growth": round(steady[-1] - steady[0], 1) if steady else None}
     res["cpu_us_per_request"] = round(cpu / max(1, run.ok) * 1e6, 1) if cpu == cpu else None
+    # the whole machine: load generator, upstream and gateway share its cores
+    res["machine_busy"] = {"direct": direct_marks.get("busy"), "gateway": marks.get("busy"),
+                           "cores": len(os.sched_getaffinity(0))}
     # every request that reached the gateway's app has a row; the clients saw `responses` of them (warm-up included)
     responses, sent = warm.responses + run.responses, warm.sent + run.sent
     res["log"] = {"rows": rows, "responses": responses, "sent": sent, "lost": max(0, responses - rows),
@@ -355,9 +415,12 @@ def print_report(res: dict[str, object], png: Path) -> None:
     c = Console()
     c.print(t)
     c.print(f"added by the gateway: {res.get('added_ms')}")
-    c.print(f"gateway RSS MB: {res['rss_mb']}   CPU per request: {res['cpu_us_per_request']} us")
+    c.print(f"gateway RSS MB ({res['workers']} worker(s), summed): {res['rss_mb']}   "
+            f"CPU per request: {res['cpu_us_per_request']} us")
     code = res["exit_code"]
     how = "SIGTERM, graceful (uvicorn re-raises the signal)" if code == -signal.SIGTERM else f"exit code {code}"
+    c.print(f"machine CPU busy (all processes, share of {res['machine_busy']['cores']} cores): "  # type: ignore[index]
+            f"{res['machine_busy']}")
     c.print(f"log rows: {res['log']}   stopped by {how} in {res['stop_s']} s")
     c.print(f"plot: {png}")
 

@@ -250,11 +250,16 @@ class SharedAccess(Access):
 
 
 def open_access(settings: Settings, tiers: Sequence[Tier]) -> Access:
-    """The gateway's access layer for ``settings``: in memory with keys in ``log.path`` (default), or
-    shared through the PostgreSQL database of ``log.url`` with ``[access] shared = true``."""
+    """The gateway's access layer for ``settings``: in memory with keys in ``log.path`` (default), shared
+    through the PostgreSQL database of ``log.url`` with ``[access] shared = true``, or — one of several
+    worker processes (``server.workers`` > 1) — limits shared through the SQLite file at ``log.path``."""
     if settings.access.shared and settings.log.url is not None:
         return SharedAccess(settings.log.url, tiers, settings.access,
                             max_escalations=settings.routing.max_escalations)
+    if (settings.server.workers or 1) > 1:
+        from smallfirst.access.host import HostAccess
+
+        return HostAccess(settings.log.path, tiers, settings.access, max_escalations=settings.routing.max_escalations)
     return Access.open(settings.log.path, tiers, settings.access, max_escalations=settings.routing.max_escalations)
 
 

@@ -103,6 +103,9 @@ class ServerConfig(Strict):
     admin_key_env: str | None = None
     shutdown_timeout_s: int = Field(default=30, ge=1, description="on SIGTERM: how long in-flight "
                                       "requests may run before they are cancelled (the log is flushed after)")
+    workers: int | None = Field(default=None, ge=1, le=512, description="processes serving the one port "
+                                "(`smallfirst serve --workers`); default: the machine's cores, or 1 when a tier "
+                                "runs its model in-process (docs/deploy.md)")
 
 
 class AccessConfig(Strict):

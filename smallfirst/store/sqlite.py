@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -16,25 +17,34 @@ from smallfirst.store.codec import COLUMNS, from_row, to_row
 from smallfirst.store.migrations import EGRESS_BACKFILL_STEPS, ROLLUP_BACKFILL_STEPS, SQLITE_MIGRATIONS
 from smallfirst.store.summary import summarize
 
+WRITE_TRIES = 6  # a batch waits up to BUSY_TIMEOUT_S per try for another writer's lock
+BUSY_TIMEOUT_S = 30.0
 _INSERT = f"INSERT INTO requests ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
 
 
 def connect(path: str) -> sqlite3.Connection:
     if path != ":memory:":
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-    conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)
+    conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=BUSY_TIMEOUT_S)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")
     return conn
 
 
 def migrate(conn: sqlite3.Connection) -> int:
-    """Apply pending migrations in order; returns the schema version."""
+    """Apply pending migrations in order; returns the schema version. Safe when several processes (the
+    workers of ``smallfirst serve --workers N``) open the file at once: each step re-reads the version
+    under the write lock, so a step another process applied is not applied again."""
     version: int = conn.execute("PRAGMA user_version").fetchone()[0]
-    for i, sql in enumerate(SQLITE_MIGRATIONS[version:], start=version + 1):
+    while version < len(SQLITE_MIGRATIONS):
         conn.execute("BEGIN IMMEDIATE")
         try:
-            for stmt in (s for s in sql.split(";") if s.strip()):
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if version >= len(SQLITE_MIGRATIONS):
+                conn.execute("COMMIT")
+                break
+            i = version + 1
+            for stmt in (s for s in SQLITE_MIGRATIONS[version].split(";") if s.strip()):
                 conn.execute(stmt)
             if i in ROLLUP_BACKFILL_STEPS:
                 _backfill_rollup(conn)
@@ -82,15 +92,27 @@ class SQLiteStore(Store):
         self._writer.put(record)
 
     def _write(self, batch: list[RequestRecord]) -> None:
+        """One transaction per batch. ``BEGIN IMMEDIATE`` takes the write lock first, so writers in other
+        processes (several workers on one file) queue on the busy timeout instead of failing on a stale
+        snapshot; a batch that still finds the file locked is retried, never dropped quietly."""
         rows = [to_row(r) for r in batch]
-        self._conn.execute("BEGIN")
-        try:
-            self._conn.executemany(_INSERT, rows)
-            self._conn.executemany(rollup.UPSERT, rollup.rows_for(batch))
-            self._conn.execute("COMMIT")
-        except BaseException:
-            self._conn.execute("ROLLBACK")
-            raise
+        cells = rollup.rows_for(batch)
+        for attempt in range(WRITE_TRIES):
+            try:
+                self._conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError:
+                if attempt == WRITE_TRIES - 1:
+                    raise
+                time.sleep(0.05 * 2**attempt)
+                continue
+            try:
+                self._conn.executemany(_INSERT, rows)
+                self._conn.executemany(rollup.UPSERT, cells)
+                self._conn.execute("COMMIT")
+                return
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
 
     def flush(self) -> None:
         self._writer.flush()
