@@ -45,6 +45,69 @@ location = "local"
 """
 
 
+FULL_CONFIG = """
+[server]
+host = "127.0.0.1"
+
+[log]
+path = "{log}"
+
+[routing]
+router = "learned"
+artifact = "{artifact}"
+
+[residency]
+enabled = true
+
+[[tiers]]
+name = "local"
+[[tiers.endpoints]]
+backend = "openai_compat"
+model = "mock-gpt"
+base_url = "{{upstream}}/v1"
+location = "local"
+
+[[tiers]]
+name = "mid"
+[[tiers.endpoints]]
+backend = "openai_compat"
+model = "mock-gpt-mid"
+base_url = "{{upstream}}/v1"
+location = "eu"
+price_input_per_mtok = 0.5
+price_output_per_mtok = 1.5
+
+[[tiers]]
+name = "frontier"
+[[tiers.endpoints]]
+backend = "openai_compat"
+model = "mock-gpt-frontier"
+base_url = "{{upstream}}/v1"
+location = "us"
+price_input_per_mtok = 3.0
+price_output_per_mtok = 15.0
+"""
+
+
+def full_path(work: Path, data_dir: str) -> tuple[str, str]:
+    """The "full path" set-up: three tiers (local, mid in the EU, frontier in the US; all on the mock), the
+    learned router trained on RouteLLM GSM8K outcomes, residency on and a gateway API key with a budget.
+    Returns (config template, the key)."""
+    from smallfirst.access.keys import Limits
+    from smallfirst.access.keystore import KeyStore
+    from smallfirst.routing.outcomes import OutcomeTable
+    from smallfirst.routing.routellm import load_routellm
+    from smallfirst.routing.train import TrainSpec, train
+
+    table = OutcomeTable.from_rows(load_routellm(["gsm8k"], data_dir=data_dir), tiers=("local", "frontier"))
+    artifact = train(table, TrainSpec()).save(work / "router.npz")
+    log = work / "smallfirst-full.db"
+    store = KeyStore(str(log))
+    key, _ = store.create("bench", Limits(budget_day_usd=1000.0))
+    store.close()
+    return FULL_CONFIG.format(log=log, artifact=artifact), key
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--harness", default=str(ROOT.parent / "shared" / "gateway-bench"))
@@ -53,6 +116,9 @@ def main() -> int:
     ap.add_argument("--scenarios", default="json_c1,json_c32,stream_c1,stream_c32")
     ap.add_argument("--with", dest="also", default="", help="extra harness columns, e.g. litellm")
     ap.add_argument("--model", default="smallfirst/auto", help="model the load sends to smallfirst")
+    ap.add_argument("--no-full", action="store_true", help="skip the full-path column (smallfirst-full)")
+    ap.add_argument("--data-dir", default=str(ROOT.parent / "shared" / "data" / "routellm"),
+                    help="RouteLLM outcomes the full path's learned router is trained on")
     ap.add_argument("--workers", type=int, default=1, help="smallfirst serve --workers (1: one process, like "
                     "the pass-through it is compared with)")
     args = ap.parse_args()
@@ -76,9 +142,21 @@ def main() -> int:
         "model": args.model,
         "startup_timeout_s": 60,
     }
-    only = ",".join(x for x in ["passthrough-aiohttp", "smallfirst", *args.also.split(",")] if x)
+    columns = ["passthrough-aiohttp", "smallfirst"]
+    extra: list[str] = []
+    if not args.no_full:
+        work = template.parent
+        text, key = full_path(work, args.data_dir)
+        (work / "smallfirst-full.toml.tmpl").write_text(text)
+        full = {**gateway, "name": "smallfirst-full",
+                "cmd": [c.replace("smallfirst.toml", "smallfirst-full.toml") for c in gateway["cmd"]],
+                "templates": {"smallfirst-full.toml": str(work / "smallfirst-full.toml.tmpl")},
+                "headers": {"Authorization": f"Bearer {key}"}}
+        columns.append("smallfirst-full")
+        extra = ["--gateway-json", json.dumps(full)]
+    only = ",".join(x for x in [*columns, *args.also.split(",")] if x)
     cmd = [str(bench_py), "run_overhead.py", "--only", only, "--rounds", str(args.rounds), "--n-scale",
-           str(args.n_scale), "--scenarios", args.scenarios, "--gateway-json", json.dumps(gateway),
+           str(args.n_scale), "--scenarios", args.scenarios, "--gateway-json", json.dumps(gateway), *extra,
            "--machine-label", f"{os.cpu_count()}-core"]
     proc = subprocess.run(cmd, cwd=harness, capture_output=True, text=True)
     lines = proc.stdout.strip().splitlines()
@@ -88,11 +166,11 @@ def main() -> int:
     summary = json.loads(lines[-1])
     print("\n".join(lines[:-1][-60:]))
     print("\n== smallfirst vs the aiohttp pass-through (same run) ==")
-    for sc, cols in summary.get("results", {}).items():
-        me, floor = cols.get("smallfirst", {}), cols.get("passthrough-aiohttp", {})
+    for (sc, cols), name in ((x, n) for x in summary.get("results", {}).items() for n in columns[1:]):
+        me, floor = cols.get(name, {}), cols.get("passthrough-aiohttp", {})
         if not me:
             continue
-        print(f"{sc:11s} smallfirst {me.get('rps', 0):8.0f} req/s  added p50 {me.get('added_p50_ms', 0):6.3f} ms  "
+        print(f"{sc:11s} {name:15s} {me.get('rps', 0):8.0f} req/s  added p50 {me.get('added_p50_ms', 0):6.3f} ms  "
               f"p99 {me.get('added_p99_ms', 0):6.3f} ms  cpu/req {me.get('gw_cpu_us_per_req', 0):6.0f} us  | "
               f"pass-through {floor.get('rps', 0):8.0f} req/s  added p50 {floor.get('added_p50_ms', 0):6.3f} ms  "
               f"| ratio rps {me.get('rps_vs_floor', 0):.2f}")
@@ -101,6 +179,7 @@ def main() -> int:
     print(f"full results: {harness / summary.get('full_results', '')}")
     print(json.dumps({"bench": "smallfirst-gateway-overhead", "ok": summary.get("ok"),
                       "results": {sc: cols.get("smallfirst") for sc, cols in summary.get("results", {}).items()},
+                      "full": {sc: cols.get("smallfirst-full") for sc, cols in summary.get("results", {}).items()},
                       "floor": {sc: cols.get("passthrough-aiohttp") for sc, cols in
                                 summary.get("results", {}).items()}}))
     return 0
