@@ -19,7 +19,7 @@ def validate(path: PathOpt = None,
              build: Annotated[bool, typer.Option(help="also build every backend and the router")] = False) -> None:
     """Validate the config strictly; with --build also resolve backends (no network calls). Lists where
     each endpoint is (on this host or not, and why)."""
-    from smallfirst.config.location import describe
+    from smallfirst.config.describe import describe
 
     settings = load(path)
     if build:

@@ -51,7 +51,7 @@ def _cores() -> int:
 
 
 def _banner(settings: Settings, app: Gateway, h: str, p: int, workers: str) -> None:
-    from smallfirst.config.location import describe
+    from smallfirst.config.describe import describe
 
     typer.echo(f"smallfirst gateway on http://{h}:{p}/v1  tiers: {', '.join(settings.tier_names)}  "
                f"log: {settings.log.path}{workers}")

@@ -19,13 +19,23 @@ from __future__ import annotations
 import ipaddress
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 from urllib.parse import urlsplit
 
 from smallfirst.backends.presets import PRESETS
 
-if TYPE_CHECKING:
-    from smallfirst.config.schema import EndpointConfig, Settings
+
+class EndpointConfig(Protocol):
+    """What this module reads of an endpoint's config (``smallfirst.config.schema.EndpointConfig``)."""
+
+    @property
+    def backend(self) -> str: ...
+
+    @property
+    def base_url(self) -> str | None: ...
+
+    @property
+    def location(self) -> str | None: ...
 
 LOCAL = "local"  # on this host (the name residency classes default to)
 REMOTE = "remote"  # off this host, no location declared
@@ -150,17 +160,3 @@ def check_name(location: str | None) -> str | None:
 
 def endpoint_key(tier_index: int, endpoint_index: int) -> str:
     return f"tiers[{tier_index}].endpoints[{endpoint_index}].location"
-
-
-def describe(settings: Settings) -> tuple[list[str], list[str]]:
-    """``(lines, warnings)``: each endpoint's resolved location and why, for ``config validate`` and the
-    ``serve`` banner (``local/ollama:llama3.2  → local (host 127.0.0.1 is loopback)``)."""
-    lines: list[str] = []
-    warnings: list[str] = []
-    for i, t in enumerate(settings.tiers):
-        for j, e in enumerate(t.endpoints):
-            r = resolve_location(e, key=endpoint_key(i, j))
-            lines.append(f"{t.name}/{e.label}  → {r.location} ({r.why})")
-            if r.warning is not None:
-                warnings.append(r.warning)
-    return lines, warnings

@@ -21,9 +21,10 @@ from pydantic import BaseModel, ValidationError
 from smallfirst.config.builtins import BACKENDS as BUILTIN_BACKENDS
 from smallfirst.config.builtins import ROUTERS as BUILTIN_ROUTERS
 from smallfirst.config.errors import Loc, fmt_path, format_validation_error
+from smallfirst.config.plugin_loader import plugin_manager
 from smallfirst.core import protocols
 from smallfirst.core.errors import ConfigError
-from smallfirst.plugins import BUILTIN, LOAD_ENV, Options, plugin_manager
+from smallfirst.plugins import BUILTIN, LOAD_ENV, Options
 
 if TYPE_CHECKING:
     import pluggy

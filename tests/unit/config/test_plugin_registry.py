@@ -10,6 +10,7 @@ from pydantic import BaseModel
 
 from smallfirst.config import builtins
 from smallfirst.config.loader import parse
+from smallfirst.config.plugin_loader import new_plugin_manager
 from smallfirst.config.registry import (
     BUILTIN_BACKENDS,
     BUILTIN_ROUTERS,
@@ -24,7 +25,7 @@ from smallfirst.config.registry import (
 from smallfirst.config.schema import EndpointConfig, Settings
 from smallfirst.core.errors import ConfigError
 from smallfirst.core.protocols import Router
-from smallfirst.plugins import BUILTIN, Options, Register, hookimpl, new_plugin_manager
+from smallfirst.plugins import BUILTIN, Options, Register, hookimpl
 
 
 class Greeting(Options):
