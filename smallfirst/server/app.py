@@ -16,7 +16,7 @@ from smallfirst.core.errors import MethodNotAllowedError, NotFoundError, Smallfi
 from smallfirst.pipeline import Pipeline, build_pipeline
 from smallfirst.resilience import metrics as resilience_metrics
 from smallfirst.server.admin import Admin, build_view
-from smallfirst.server.asgi import Handler, Headers, Receive, Scope, Send, send_json, send_openai_error
+from smallfirst.server.asgi import Handler, Receive, Scope, Send, send_json, send_openai_error
 from smallfirst.server.handler import WireHandler
 from smallfirst.server.metrics import Metrics
 from smallfirst.wire import anthropic_messages, openai_chat
@@ -95,14 +95,6 @@ class Gateway:
         await self.engine.aclose()
         await asyncio.to_thread(self.access.close)
         await asyncio.to_thread(self.pipeline.store.close)
-
-    @staticmethod
-    async def send_json(send: Send, status: int, body: bytes, headers: Headers) -> None:
-        await send_json(send, status, body, headers)
-
-    @staticmethod
-    async def send_error(send: Send, err: SmallfirstError, request_id: str, extra: Headers | None = None) -> None:
-        await send_openai_error(send, err, request_id, extra)
 
     # ---- handlers ----------------------------------------------------------------------------------
 
