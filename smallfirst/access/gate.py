@@ -249,31 +249,43 @@ class Access:
         tiers = self._candidates(info, request.model)
         budgeted = lim.budget_day_usd is not None or lim.budget_month_usd is not None
         prompt, out = self._estimate(request) if budgeted or st.tokens is not None else (0.0, 0.0)
-        if st.requests is not None and (wait := st.requests.wait(1, mono)) > 0:
-            raise RateLimitError(f"API key {info.label} is over its limit of {lim.rpm} requests per minute; "
-                                 f"retry in {math.ceil(wait)} s", hint="slow down, or ask for a higher limit",
-                                 retry_after_s=wait)
-        if st.tokens is not None and (wait := st.tokens.wait(prompt + out, mono)) > 0:
-            raise RateLimitError(f"API key {info.label} is over its limit of {lim.tpm} tokens per minute "
-                                 f"(this request may use about {round(prompt + out)}); retry in {math.ceil(wait)} s",
-                                 hint="slow down, lower max_tokens, or ask for a higher limit", retry_after_s=wait)
-        cost = 0.0
         if budgeted:
             st.ledger.roll(utc_day(now))
-            left, window = st.ledger.remaining(lim.budget_day_usd, lim.budget_month_usd)
-            tiers, cost = self._affordable(tiers, prompt, out, left)
-            if not tiers:
-                raise self._over_budget(info, st.ledger, window or "day", now)
-        # every check passed: reserve (no await since the checks, so no other request interleaved)
-        if st.requests is not None:
-            st.requests.take(1)
-        if st.tokens is not None:
-            st.tokens.take(prompt + out)
-        st.ledger.reserved += cost
+        # no await from here to the reservation, so no other request interleaves
+        tiers, cost = self._check_and_take(info, st.requests, st.tokens, st.ledger, tiers, prompt + out, out, mono,
+                                           now)
         self._pending[request_id] = Grant(info.id, prompt + out, cost, st.ledger.day, mono)
         if mono - self._swept > 60.0:
             self._sweep(mono)
         return self._admission(info, tiers, prompt + out, cost)
+
+    def _check_and_take(self, info: KeyInfo, requests: TokenBucket | None, tokens: TokenBucket | None,
+                        ledger: Ledger, tiers: list[str], need: float, out: float, t: float, now: float
+                        ) -> tuple[list[str], float]:
+        """The key's checks, then its reservation: 1 request and ``need`` tokens against the buckets (at time ``t``
+        of their clock), an upper bound of the cost over the tiers it keeps against the budget left (429 before
+        anything is taken). Returns the tiers the budget covers and the USD reserved."""
+        lim = info.limits
+        if requests is not None and (wait := requests.wait(1, t)) > 0:
+            raise RateLimitError(f"API key {info.label} is over its limit of {lim.rpm} requests per minute; "
+                                 f"retry in {math.ceil(wait)} s", hint="slow down, or ask for a higher limit",
+                                 retry_after_s=wait)
+        if tokens is not None and (wait := tokens.wait(need, t)) > 0:
+            raise RateLimitError(f"API key {info.label} is over its limit of {lim.tpm} tokens per minute "
+                                 f"(this request may use about {round(need)}); retry in {math.ceil(wait)} s",
+                                 hint="slow down, lower max_tokens, or ask for a higher limit", retry_after_s=wait)
+        cost = 0.0
+        if lim.budget_day_usd is not None or lim.budget_month_usd is not None:
+            left, window = ledger.remaining(lim.budget_day_usd, lim.budget_month_usd)
+            tiers, cost = self._affordable(tiers, need - out, out, left)
+            if not tiers:
+                raise self._over_budget(info, ledger, window or "day", now)
+        if requests is not None:
+            requests.take(1)
+        if tokens is not None:
+            tokens.take(need)
+        ledger.reserved += cost
+        return tiers, cost
 
     async def admit_async(self, info: KeyInfo | None, request: ChatRequest, request_id: str) -> Admission:
         """What the server awaits. In memory this is :meth:`admit` (nothing to wait for, no suspension

@@ -39,7 +39,7 @@ from smallfirst.access.keys import KeyInfo
 from smallfirst.access.keystore import KeyStore
 from smallfirst.access.limits import Ledger, TokenBucket, utc_day
 from smallfirst.config.schema import AccessConfig
-from smallfirst.core.errors import RateLimitError, SmallfirstError
+from smallfirst.core.errors import SmallfirstError
 from smallfirst.core.tiers import Tier
 from smallfirst.core.types import OPEN, Admission, ChatRequest, RequestRecord
 from smallfirst.store.sqlite import connect
@@ -243,26 +243,8 @@ class HostAccess(Access):
             raise self._unavailable(err) from None
         try:
             st = self._load(conn, info, now)
-            if st.requests is not None and (wait := st.requests.wait(1, now)) > 0:
-                raise RateLimitError(f"API key {info.label} is over its limit of {lim.rpm} requests per minute; "
-                                     f"retry in {math.ceil(wait)} s", hint="slow down, or ask for a higher limit",
-                                     retry_after_s=wait)
-            if st.tokens is not None and (wait := st.tokens.wait(prompt + out, now)) > 0:
-                raise RateLimitError(f"API key {info.label} is over its limit of {lim.tpm} tokens per minute "
-                                     f"(this request may use about {round(prompt + out)}); retry in "
-                                     f"{math.ceil(wait)} s", hint="slow down, lower max_tokens, or ask for a higher "
-                                     "limit", retry_after_s=wait)
-            cost = 0.0
-            if budgeted:
-                left, window = st.ledger.remaining(lim.budget_day_usd, lim.budget_month_usd)
-                tiers, cost = self._affordable(tiers, prompt, out, left)
-                if not tiers:
-                    raise self._over_budget(info, st.ledger, window or "day", now)
-            if st.requests is not None:
-                st.requests.take(1)
-            if st.tokens is not None:
-                st.tokens.take(prompt + out)
-            st.ledger.reserved += cost
+            tiers, cost = self._check_and_take(info, st.requests, st.tokens, st.ledger, tiers, prompt + out, out,
+                                               now, now)
             grant = HostGrant(f"{self._pid}:{request_id}", info.id, st.ledger.day,
                               prompt + out if st.tokens is not None else 0.0, lim.tpm or 0, cost)
             if cost > 0:
