@@ -73,6 +73,7 @@ class Engine:
         self._id_prefix = "req-" + os.urandom(6).hex() + "-"  # unique per process start; a counter after it
         self._ids = itertools.count(1)
         self._by_tier = {t.name: t for t in self.tiers}
+        self._by_endpoint = {(t.name, e.backend.name): e for t in self.tiers for e in t.endpoints}
         self._by_model: dict[str, tuple[Tier, Endpoint]] = {}
         for t in self.tiers:
             for e in t.endpoints:
@@ -358,6 +359,7 @@ class Engine:
         ctx.recorded = True
         sig = ctx.signals
         sensitive = sig.sensitive_classes if sig is not None else ()
+        found = sig.sensitivity.entities if sig is not None and sig.sensitivity else ()  # types, counts: no text
         keep_text = self.store_prompts and not sensitive
         u = usage or Usage()
         row = RequestRecord(
@@ -368,7 +370,7 @@ class Engine:
             escalations=tuple(ctx.escalations), attempts=self._logged_attempts(ctx), prompt_tokens=u.prompt_tokens,
             completion_tokens=u.completion_tokens, cost_usd=sum(a.cost_usd for a in ctx.attempts),
             latency_ms=ctx.elapsed_ms(), ttft_ms=ctx.ttft_ms, stream=ctx.stream,
-            task_type=sig.task_type if sig else None, sensitive=tuple(sensitive), sensitive_entities=_entities(sig),
+            task_type=sig.task_type if sig else None, sensitive=tuple(sensitive), sensitive_entities=found,
             prompt_text=ctx.prompt_text if keep_text else None,
             response_text=response_text if keep_text else None, api_key_id=ctx.api_key_id,
         )
@@ -385,13 +387,11 @@ class Engine:
         out: list[Attempt] = []
         masked: dict[tuple[str, str], tuple[tuple[str, int], ...] | None] = {}
         for a in attempts:
-            tier = self._by_tier.get(a.tier)
-            ep = next((e for e in tier.endpoints if e.backend.name == a.endpoint), None) if tier else None
-            redaction = ep.masks if ep is not None and a.location != "local" else None
-            if redaction is not None:
-                key = (a.tier, a.endpoint)
+            key = (a.tier, a.endpoint)
+            ep = self._by_endpoint.get(key)
+            if ep is not None and ep.masks is not None and a.location != "local":
                 if key not in masked:
-                    masked[key] = redaction(ctx.request)
+                    masked[key] = ep.masks(ctx.request)
                 if masked[key]:
                     a = replace(a, redacted=masked[key])
             out.append(a)
@@ -402,8 +402,3 @@ class Engine:
             for e in t.endpoints:
                 await e.backend.aclose()
 
-
-def _entities(sig: Signals | None) -> tuple[tuple[str, int], ...]:
-    """Entity types and counts from the detector's findings in ``signals.sensitivity`` (types and counts
-    only — the findings hold no matched text)."""
-    return sig.sensitivity.entities if sig is not None and sig.sensitivity is not None else ()
