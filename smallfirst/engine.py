@@ -228,7 +228,7 @@ class Engine:
         while i < len(plan.steps):
             step = plan.steps[i]
             backend: Backend = step.endpoint.backend
-            sent = checker.prepare(request, sig, step.tier.name, backend.capabilities) if checker else request
+            sent = checker.prepare(request, sig, step.tier.name, step.endpoint.capabilities) if checker else request
             try:
                 await self._cross(sent, ctx, step)
             except BoundaryHeld as held:

@@ -53,7 +53,7 @@ class AnthropicBackend(Backend):
         self._http = HttpClient(self.base_url, headers, self._ctx, timeout_s=cfg.timeout_s,
                                 connect_timeout_s=cfg.connect_timeout_s, lean=cfg.http_client == "auto")
         self._caps = Capabilities(context_window=cfg.context_window or DEFAULT_CONTEXT, json_schema=True,
-                                  tools=True, logprobs=False)
+                                  tools=True, named_tools=True, logprobs=False, images=True)
 
     def __repr__(self) -> str:
         return f"AnthropicBackend(name={self.name!r}, model={self.model!r}, base_url={self.base_url!r})"

@@ -109,7 +109,7 @@ class EmbeddedBackend(Backend):
         self._logits_all = False
         self._formatter: Any = None
         self._caps = Capabilities(context_window=cfg.context_window or self._n_ctx, json_schema=True, in_process=True,
-                                  tools=False, logprobs=True)
+                                  tools=False, named_tools=True, logprobs=True)
         self._loaded: tuple[str, str | None] | None = None  # (model_path, lora_path) of the loaded model
         self._watch = PointerWatch(cfg.promoted) if cfg.promoted else None  # `smallfirst finetune deploy`
 

@@ -35,7 +35,7 @@ def serve(
     requested = workers if workers is not None else settings.server.workers
     settings = with_server(settings, host=h, port=p, workers=1)
     app = create_app(settings)  # validates every part once, and migrates the log, before any worker starts
-    in_process = [tier.name for tier, ep in app.engine.endpoints() if ep.backend.capabilities.in_process]
+    in_process = [tier.name for tier, ep in app.engine.endpoints() if ep.capabilities.in_process]
     n = requested or (1 if in_process else _cores())
     if n == 1:
         _banner(settings, app, h, p, "")

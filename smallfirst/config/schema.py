@@ -16,6 +16,26 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class CapabilityOverrides(Strict):
+    """``[tiers.endpoints.capabilities]``: what this endpoint can do, where it differs from what the backend
+    declares (e.g. ``images = true`` for a vision model on Ollama). Unset fields keep the backend's value."""
+
+    context_window: int | None = Field(default=None, ge=1)
+    json_schema: bool | None = None
+    tools: bool | None = Field(default=None, description="the model picks tool calls itself (tool_choice auto)")
+    named_tools: bool | None = Field(default=None, description="a named tool_choice is honoured")
+    logprobs: bool | None = None
+    streaming: bool | None = None
+    text_parts: bool | None = None
+    images: bool | None = Field(default=None, description="image content parts are understood")
+    embeddings: bool | None = Field(default=None, description="serves /v1/embeddings")
+    choices: bool | None = Field(default=None, description="n > 1 answers in one call")
+
+    def fields(self) -> dict[str, Any]:
+        """The fields that are set."""
+        return {k: v for k, v in self.model_dump().items() if v is not None}
+
+
 class EndpointConfig(Strict):
     """One model endpoint inside a tier."""
 
@@ -56,6 +76,8 @@ class EndpointConfig(Strict):
     http_client: Literal["auto", "aiohttp"] = Field(default="auto", description="auto: the lean HTTP/1.1 "
                                                     "client for http:// URLs, aiohttp for https://; aiohttp: "
                                                     "always aiohttp")
+    capabilities: CapabilityOverrides = Field(default_factory=CapabilityOverrides, description="what this "
+                                              "endpoint can do where it differs from its backend's defaults")
     options: dict[str, Any] = Field(default_factory=dict, description="a plugin backend's own settings "
                                     "([tiers.endpoints.options]), checked by the plugin's option model")
 

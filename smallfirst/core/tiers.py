@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from smallfirst.core.protocols import Backend
 from smallfirst.core.types import Capabilities, ChatRequest, Price, Usage
@@ -24,10 +25,13 @@ class Endpoint:
     location: str
     # when the backend masks what it sends (residency redaction): what it masks in a request, or None
     masks: Callable[[ChatRequest], Masked | None] | None = None
+    # config's [tiers.endpoints.capabilities]: fields that replace what the backend declares
+    overrides: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def capabilities(self) -> Capabilities:
-        return self.backend.capabilities
+        caps = self.backend.capabilities
+        return caps.with_overrides(self.overrides) if self.overrides else caps
 
     def cost(self, usage: Usage) -> float:
         """USD for ``usage`` at this endpoint's price (0 when the price is unknown)."""

@@ -89,14 +89,25 @@ class ChatChunk:
 
 @dataclass(frozen=True, slots=True)
 class Capabilities:
-    """What a backend endpoint can do."""
+    """What a backend endpoint can do (read by policies and the router; overridable per endpoint in config)."""
 
     context_window: int | None = None
     json_schema: bool = False
-    tools: bool = False
+    tools: bool = False  # the model chooses when to call a tool (tool_choice auto / required)
+    named_tools: bool = False  # a named tool_choice is honoured (e.g. grammar-constrained), even without ``tools``
     logprobs: bool = False
     streaming: bool = True
     in_process: bool = False  # the model runs inside the gateway (warmed up at start-up)
+    text_parts: bool = True  # content as a list of text parts is accepted (the backend flattens it if it must)
+    images: bool = False  # image parts (URL or data URL) are understood
+    embeddings: bool = False  # serves /v1/embeddings
+    choices: bool = False  # n > 1 answers in one call
+
+    def with_overrides(self, overrides: Mapping[str, Any]) -> Capabilities:
+        """A copy with the fields in ``overrides`` (config's ``[tiers.endpoints.capabilities]``) replaced."""
+        from dataclasses import replace
+
+        return replace(self, **overrides) if overrides else self
 
 
 @dataclass(frozen=True, slots=True)

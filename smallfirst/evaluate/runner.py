@@ -91,7 +91,7 @@ def build_request(task: Task, ep: Endpoint, options: RunOptions, contract: Contr
     from smallfirst.cascade.checker import LABEL_TOP_LOGPROBS, constrained_format
     from smallfirst.wire.openai_parse import to_request
 
-    caps = ep.backend.capabilities
+    caps = ep.capabilities
     body: dict[str, Any] = {"model": ep.backend.model, "messages": task.messages, "max_tokens": options.max_tokens,
                             "temperature": options.temperature}
     if options.logprobs and caps.logprobs:

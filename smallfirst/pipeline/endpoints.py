@@ -60,8 +60,9 @@ def build_tiers(settings: Settings, masking: ResidencyPolicy | None = None) -> l
                 from smallfirst.policy.redacting import RedactingBackend
 
                 redacting = RedactingBackend(backend, masking, t.name)
-                eps.append(Endpoint(redacting, price_of(e), where.on_host, where.location, redacting.redaction))
+                eps.append(Endpoint(redacting, price_of(e), where.on_host, where.location, redacting.redaction,
+                                    e.capabilities.fields()))
             else:
-                eps.append(Endpoint(backend, price_of(e), where.on_host, where.location))
+                eps.append(Endpoint(backend, price_of(e), where.on_host, where.location, None, e.capabilities.fields()))
         tiers.append(Tier(t.name, eps, t.strategy))
     return tiers

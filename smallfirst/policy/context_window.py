@@ -27,7 +27,7 @@ def windows_from_settings(settings: Settings) -> dict[str, int | None]:
 def windows_from_tiers(tiers: Sequence[Tier]) -> dict[str, int | None]:
     out: dict[str, int | None] = {}
     for t in tiers:
-        sizes = [e.backend.capabilities.context_window for e in t.endpoints]
+        sizes = [e.capabilities.context_window for e in t.endpoints]
         out[t.name] = None if any(s is None for s in sizes) else max(s for s in sizes if s is not None)
     return out
 
