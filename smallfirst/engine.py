@@ -18,6 +18,7 @@ from smallfirst.core.errors import (
     PolicyBlockedError,
     ResidencyUnavailableError,
     SmallfirstError,
+    UpstreamBadRequestError,
     UpstreamError,
 )
 from smallfirst.core.protocols import AnswerCheck, Ask, Backend, Policy, Router, Store
@@ -43,6 +44,13 @@ SignalFn = Callable[[ChatRequest], Signals]
 Observer = Callable[[RequestRecord], None]
 
 
+def _moves_on(err: UpstreamError) -> bool:
+    """May the chain try the next endpoint after ``err``? After transient failures, and after an endpoint
+    rejected the request's shape (400): another endpoint or a higher tier may accept it. Residency still
+    holds: the plan only holds steps the request may use."""
+    return err.retryable or isinstance(err, UpstreamBadRequestError)
+
+
 class Engine:
     def __init__(
         self,
@@ -63,6 +71,7 @@ class Engine:
         self.router = router
         self.store = store
         self.policies = list(policies)
+        self._learning = [p for p in self.policies if type(p).served is not Policy.served]  # told what was served
         self._signals = signals
         self.fallback_up_chain = fallback_up_chain
         self.max_escalations = max_escalations
@@ -156,6 +165,8 @@ class Engine:
             known = ", ".join(i for i, _ in self.model_ids())
             raise ModelNotFoundError(f"model {model!r} is not served here", hint=f"use one of: {known}",
                                      param="model")
+        if sig.needs.hard:  # inside a tier: only the endpoints that can (the capability policy kept the tier)
+            steps = [s for s in steps if not sig.needs.missing(s.endpoint.capabilities)] or steps
         if reasons:
             reason = f"{reason}; " + "; ".join(reasons)
         ctx.reason = reason
@@ -242,7 +253,7 @@ class Engine:
             except UpstreamError as err:
                 self._fail(ctx, step, err, t)
                 last = err
-                if err.retryable and self._may_continue(plan, ctx, i, step):
+                if _moves_on(err) and self._may_continue(plan, ctx, i, step):
                     i += 1
                     continue
                 self._fail_closed(plan, err)
@@ -340,7 +351,7 @@ class Engine:
             except UpstreamError as err:
                 self._fail(ctx, step, err, t)
                 last = err
-                if err.retryable and self._may_continue(plan, ctx, i, step):
+                if _moves_on(err) and self._may_continue(plan, ctx, i, step):
                     continue
                 self._fail_closed(plan, err)
                 raise
@@ -377,6 +388,9 @@ class Engine:
         self.store.record(row)
         for observe in self.observers:
             observe(row)
+        if status == 200 and decision is not None and ctx.request is not None:
+            for policy in self._learning:
+                policy.served(ctx.request, decision.tier, response_text or "")
 
     def _logged_attempts(self, ctx: RequestContext) -> tuple[Attempt, ...]:
         """The attempts as logged: one that reached a masking endpoint (``Endpoint.masks``, see

@@ -6,7 +6,9 @@ Per tier the engine calls, in order:
    label confidence) when the contract sets ``min_confidence``; on local tiers that support JSON
    schema, constrained output (the contract's schema, or an enum of its labels) when the client sent
    no ``response_format``.
-2. :meth:`ContractCheck.check` — format (labels, JSON schema, required fields, regex, length,
+2. :meth:`ContractCheck.check` — tool calls, when the request offers tools (names, JSON arguments, the
+   tools' schemas, a forced ``tool_choice``: :mod:`.tool_calls`; also with ``enabled = false`` unless
+   ``check_tool_calls = false``); else format (labels, JSON schema, required fields, regex, length,
    refusal/uncertainty markers), then confidence, then optional self-consistency (k-1 more samples
    from the same endpoint must agree) and an optional verifier (the next tier up judges the answer;
    only a tier the request may use, and its cost is logged).
@@ -24,6 +26,7 @@ from typing import Any
 from smallfirst.cascade.confidence import confidence
 from smallfirst.cascade.contract import Contract, Markers
 from smallfirst.cascade.contracts import Contracts
+from smallfirst.cascade.tool_calls import tool_call_problem
 from smallfirst.config.cascade import CascadeConfig
 from smallfirst.core.protocols import AnswerCheck, Ask
 from smallfirst.core.types import Capabilities, ChatRequest, ChatResponse, Signals
@@ -67,15 +70,21 @@ class ContractCheck(AnswerCheck):
         self.markers = Markers.compile(cfg.refusal_markers, cfg.uncertainty_markers)
         self.local_tiers = frozenset(local_tiers)
 
+    def _contract(self, request: ChatRequest) -> Contract | None:
+        return self.contracts.for_request(request) if self.cfg.enabled else None
+
+    def _tool_checked(self, request: ChatRequest) -> bool:
+        return self.cfg.check_tool_calls and bool(request.tools)
+
     def applies(self, request: ChatRequest, signals: Signals) -> bool:
-        return self.contracts.for_request(request) is not None
+        return self._tool_checked(request) or self._contract(request) is not None
 
     def escalates(self, request: ChatRequest) -> bool:
-        c = self.contracts.for_request(request)
+        c = self._contract(request)
         return c is None or c.spec.escalate
 
     def prepare(self, request: ChatRequest, signals: Signals, tier: str, capabilities: Capabilities) -> ChatRequest:
-        c = self.contracts.for_request(request)
+        c = self._contract(request)
         if c is None:
             return request
         body = dict(request.body)
@@ -97,9 +106,13 @@ class ContractCheck(AnswerCheck):
 
     async def check(self, request: ChatRequest, signals: Signals, response: ChatResponse, tier: str,
                     ask: Ask) -> str | None:
-        c = self.contracts.for_request(request)
+        c = self._contract(request)
+        if self._tool_checked(request):
+            problem = tool_call_problem(request, response)
+            if problem is not None or response.message.get("tool_calls"):
+                return problem  # tool calls are held to the tools' schemas, not to an answer contract
         if c is None or (response.message.get("tool_calls") and not response.content):
-            return None  # tool calls are not held to an answer contract
+            return None
         text = response.content
         reason = c.check_format(text, response.finish_reason, self.markers)
         if reason is not None:
@@ -128,7 +141,7 @@ class ContractCheck(AnswerCheck):
         return agree / (1 + len(got)) >= c.spec.min_agreement
 
     def restore(self, request: ChatRequest, response: ChatResponse) -> ChatResponse:
-        c = self.contracts.for_request(request)
+        c = self._contract(request)
         out = response
         if c is not None and c.labels and request.response_format is None and response.content:
             label = c.label_of(response.content)

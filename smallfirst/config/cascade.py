@@ -155,6 +155,9 @@ class CascadeConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     enabled: bool = Field(default=True, description="check answers of requests that carry a contract")
+    check_tool_calls: bool = Field(default=True, description="check tool-call answers (an offered function, "
+                                   "arguments that parse and match its schema, a forced tool_choice obeyed) "
+                                   "and escalate failures; applies even with enabled = false")
     schema_from_response_format: bool = Field(
         default=True, description="a request with response_format json_schema gets that schema as its contract")
     refusal_markers: list[str] = Field(default_factory=lambda: list(REFUSAL_MARKERS),

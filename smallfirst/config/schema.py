@@ -190,6 +190,10 @@ class RoutingConfig(Strict):
 
 
 DATA_CLASSES = ("pii", "phi", "secret", "financial")
+    sticky: bool = Field(default=True, description="a conversation answered above the lowest tier continues "
+                         "there (smallfirst.policy.sticky: named by x-smallfirst-conversation or "
+                         "metadata.conversation_id, else by its opening)")
+    sticky_ttl_s: float = Field(default=3600.0, gt=0, description="how long a conversation stays sticky")
 
 
 class ResidencyKeyConfig(Strict):

@@ -65,6 +65,11 @@ class Policy(ABC):
     @abstractmethod
     def check(self, request: ChatRequest, signals: Signals, tiers: Sequence[str]) -> PolicyResult: ...
 
+    def served(self, request: ChatRequest, tier: str, answer: str) -> None:
+        """Called after ``tier`` answered ``request`` (status 200) with ``answer``'s text; a policy that
+        learns from what was served (e.g. conversation stickiness) overrides it."""
+        return None
+
 
 class Store(ABC):
     """The request log."""

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from smallfirst.core.findings import Findings
+from smallfirst.core.needs import NONE, Needs
 from smallfirst.core.text import content_text
 
 FinishReason = Literal["stop", "length", "tool_calls", "content_filter", "error"]
@@ -206,6 +207,7 @@ class RequestRecord:
     tier: str | None
     model: str | None
     endpoint: str | None
+    needs: Needs = NONE  # what the answering endpoint must (or should) be able to do (smallfirst.core.needs)
     status: int
     error_code: str | None
     reason: str

@@ -6,7 +6,8 @@ Order of construction (each step reads only what the steps before it made):
    policy, the boundary screen — from where each endpoint is, known from config before any backend exists;
 2. endpoints (:mod:`.endpoints`): backend → resilience → redaction, each endpoint frozen with its price,
    location and capabilities;
-3. policies, in the order the engine applies them: residency, context window, then plugin policies
+3. policies, in the order the engine applies them: residency, context window, capabilities (what the
+   request needs: images, forced tool calls, n > 1, tools), conversation stickiness, then plugin policies
    (``[policies.<name>]`` tables, in file order); the caller's API key is applied before them, from the
    request's :class:`~smallfirst.core.types.Admission`;
 4. router, request log, the cascade's check, the access layer (keys, limits, budgets) and its observer.
@@ -63,11 +64,16 @@ def build_pipeline(settings: Settings) -> Pipeline:
     from smallfirst.access import open_access
     from smallfirst.config.registry import plugin_policies
     from smallfirst.policy import ContextWindowPolicy
+    from smallfirst.policy.capability import CapabilityPolicy
+    from smallfirst.policy.sticky import StickyPolicy
 
     residency = build_residency(settings)
     tiers = build_tiers(settings, residency.policy if residency.masks else None)
     policies: list[Policy] = [] if residency.policy is None else [residency.policy]
     policies.append(ContextWindowPolicy.from_tiers(tiers))
+    policies.append(CapabilityPolicy(tiers))
+    if settings.routing.sticky:
+        policies.append(StickyPolicy([t.name for t in tiers], ttl_s=settings.routing.sticky_ttl_s))
     policies.extend(plugin_policies(settings))
     access = open_access(settings, tiers)
     return Pipeline(settings, tuple(tiers), tuple(policies), build_router(settings), build_store(settings),

@@ -66,8 +66,8 @@ def build_residency(settings: Settings) -> Residency:
 
 
 def build_checker(settings: Settings, tiers: list[Tier]) -> AnswerCheck | None:
-    """The cascade's contract check (None when ``cascade.enabled`` is off)."""
-    if not settings.cascade.enabled:
+    """The cascade's contract and tool-call check (None when both are off)."""
+    if not settings.cascade.enabled and not settings.cascade.check_tool_calls:
         return None
     from smallfirst.cascade.checker import ContractCheck, local_tier_names
 

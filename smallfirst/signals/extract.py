@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from smallfirst.core.needs import needs_of
 from smallfirst.core.text import content_text
 from smallfirst.core.types import ChatRequest, Signals
 from smallfirst.signals import patterns as P
@@ -196,5 +197,6 @@ def extract(request: ChatRequest) -> Signals:
         wants_json=_wants_json(request, window, window_lower),
         wants_tools=bool(request.tools),
         reasoning_requested=_reasoning_requested(request, window, window_lower, window_phrases),
+        needs=needs_of(request),
         extra=extra,
     )
