@@ -6,17 +6,22 @@
 * ``response_format`` (json_schema / json_object) is served by a forced tool whose input schema
   is the requested schema; its input comes back as the message content, so the client sees
   plain JSON text. Non-object schemas are wrapped in ``{"value": ...}`` and unwrapped again.
-* ``stop_reason`` → ``finish_reason``; usage input (+ cache reads/writes) and output tokens.
+* ``stop_reason`` → ``finish_reason``; usage: input tokens (cache reads and writes included, and
+  counted apart in ``Usage.cache_*``) and output tokens.
+* prompt caching: ``cache_control`` on a part, a tool, a tool call or the request goes on the matching
+  Anthropic block (on the ``tool_result`` block itself for a tool message: the API refuses it inside
+  ``tool_result.content``); a system prompt with one is sent as text blocks.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import orjson
 
+from smallfirst.core.content import CACHE_CONTROL, flatten, has_cache_control, image_url, last_cache_control
 from smallfirst.core.errors import UpstreamBadRequestError
 from smallfirst.core.types import ChatChunk, ChatRequest, ChatResponse, Usage
 
@@ -32,17 +37,12 @@ class JsonMode:
     wrapped: bool  # the schema was not an object: the answer sits under "value"
 
 
-def _text(content: Any) -> str:
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return "".join(str(p.get("text", "")) for p in content if isinstance(p, dict) and p.get("type") == "text")
-    return ""
+def _cached(block: dict[str, Any], source: Mapping[str, Any]) -> dict[str, Any]:
+    return {**block, CACHE_CONTROL: source[CACHE_CONTROL]} if CACHE_CONTROL in source else block
 
 
 def _image(part: Mapping[str, Any]) -> dict[str, Any]:
-    url = part.get("image_url")
-    url = url.get("url", "") if isinstance(url, dict) else str(url or "")
+    url = image_url(part)
     if url.startswith("data:") and ";base64," in url:
         media, data = url[5:].split(";base64,", 1)
         return {"type": "image", "source": {"type": "base64", "media_type": media, "data": data}}
@@ -54,11 +54,24 @@ def _blocks(content: Any) -> list[dict[str, Any]]:
         return [{"type": "text", "text": content}] if content else []
     out: list[dict[str, Any]] = []
     for p in content or []:
-        if p.get("type") == "text":
-            out.append({"type": "text", "text": str(p.get("text", ""))})
+        if p.get("type") in ("text", "refusal"):
+            out.append(_cached({"type": "text", "text": flatten([p])}, p))
         elif p.get("type") == "image_url":
-            out.append(_image(p))
+            out.append(_cached(_image(p), p))
     return out
+
+
+def _tool_result(m: Mapping[str, Any]) -> dict[str, Any]:
+    content = m.get("content")
+    block = {"type": "tool_result", "tool_use_id": str(m.get("tool_call_id", "")), "content": flatten(content)}
+    return {**block, CACHE_CONTROL: last_cache_control(content)} if has_cache_control(content) else block
+
+
+def _system(parts: list[Any]) -> str | list[dict[str, Any]]:
+    """The system prompt: one string, or text blocks when a part carries ``cache_control``."""
+    if not any(has_cache_control(c) for c in parts):
+        return "\n\n".join(s for s in (flatten(c) for c in parts) if s)
+    return [b for c in parts for b in _blocks(c) if b["type"] == "text" and b["text"]]
 
 
 def _arguments(raw: Any) -> Any:
@@ -71,24 +84,24 @@ def _arguments(raw: Any) -> Any:
                                       hint="send arguments as a JSON object string") from None
 
 
-def to_messages(messages: list[dict[str, Any]]) -> tuple[str, list[dict[str, Any]]]:
-    """OpenAI messages → (system text, alternating Anthropic messages)."""
-    system: list[str] = []
+def to_messages(messages: list[dict[str, Any]]) -> tuple[str | list[dict[str, Any]], list[dict[str, Any]]]:
+    """OpenAI messages → (system prompt, alternating Anthropic messages)."""
+    system: list[Any] = []
     turns: list[dict[str, Any]] = []
     for m in messages:
         role = m.get("role")
         if role in ("system", "developer"):
-            system.append(_text(m.get("content")))
+            system.append(m.get("content"))
             continue
         if role == "tool":
-            role, blocks = "user", [{"type": "tool_result", "tool_use_id": str(m.get("tool_call_id", "")),
-                                     "content": _text(m.get("content"))}]
+            role, blocks = "user", [_tool_result(m)]
         elif role == "assistant":
             blocks = _blocks(m.get("content"))
             for call in m.get("tool_calls") or []:
                 fn = call.get("function", {})
-                blocks.append({"type": "tool_use", "id": str(call.get("id", "")), "name": str(fn.get("name", "")),
-                               "input": _arguments(fn.get("arguments"))})
+                blocks.append(_cached({"type": "tool_use", "id": str(call.get("id", "")),
+                                       "name": str(fn.get("name", "")), "input": _arguments(fn.get("arguments"))},
+                                      call))
         else:
             role, blocks = "user", _blocks(m.get("content"))
         if turns and turns[-1]["role"] == role:
@@ -97,9 +110,9 @@ def to_messages(messages: list[dict[str, Any]]) -> tuple[str, list[dict[str, Any
             turns.append({"role": role, "content": blocks})
     for t in turns:  # a single text block reads better (and is cheaper to send) as a string
         c = t["content"]
-        if len(c) == 1 and c[0]["type"] == "text":
+        if len(c) == 1 and c[0]["type"] == "text" and CACHE_CONTROL not in c[0]:
             t["content"] = c[0]["text"]
-    return "\n\n".join(s for s in system if s), turns
+    return _system(system), turns
 
 
 def _tool_choice(choice: Any, parallel: Any) -> dict[str, Any] | None:
@@ -139,10 +152,13 @@ def to_anthropic(request: ChatRequest, model: str, *, stream: bool,
         out["stop_sequences"] = [stop] if isinstance(stop, str) else list(stop)
     if isinstance(body.get("user"), str):
         out["metadata"] = {"user_id": body["user"]}
+    if isinstance(body.get(CACHE_CONTROL), dict):  # automatic caching: the API marks the last cacheable block
+        out[CACHE_CONTROL] = body[CACHE_CONTROL]
     tools = request.tools or body.get("tools") or []
     if tools:
-        out["tools"] = [{"name": t["function"]["name"], "description": t["function"].get("description", ""),
-                         "input_schema": t["function"].get("parameters") or {"type": "object", "properties": {}}}
+        out["tools"] = [_cached({"name": t["function"]["name"], "description": t["function"].get("description", ""),
+                                 "input_schema": t["function"].get("parameters") or {"type": "object",
+                                                                                     "properties": {}}}, t)
                         for t in tools if t.get("type") == "function"]
     choice = _tool_choice(body.get("tool_choice"), body.get("parallel_tool_calls"))
     if choice is not None and tools:
@@ -169,10 +185,13 @@ def _json_text(value: Any, mode: JsonMode) -> str:
 
 
 def usage_of(u: Mapping[str, Any] | None) -> Usage:
+    """Anthropic usage: ``input_tokens`` excludes the cache reads and writes; ``Usage.prompt_tokens`` sums them."""
     u = u or {}
-    prompt = sum(int(u.get(k) or 0) for k in ("input_tokens", "cache_creation_input_tokens",
-                                             "cache_read_input_tokens"))
-    return Usage(prompt, int(u.get("output_tokens") or 0))
+    read, write = int(u.get("cache_read_input_tokens") or 0), int(u.get("cache_creation_input_tokens") or 0)
+    split = u.get("cache_creation")
+    long = int(split.get("ephemeral_1h_input_tokens") or 0) if isinstance(split, Mapping) else 0
+    return Usage(int(u.get("input_tokens") or 0) + read + write, int(u.get("output_tokens") or 0),
+                 cache_read_tokens=read, cache_write_tokens=write, cache_write_1h_tokens=min(long, write))
 
 
 def from_anthropic(data: Mapping[str, Any], mode: JsonMode | None) -> ChatResponse:
@@ -199,12 +218,19 @@ def from_anthropic(data: Mapping[str, Any], mode: JsonMode | None) -> ChatRespon
                         usage=usage_of(data.get("usage")), id=str(data.get("id", "")))
 
 
+def _most(a: Usage, b: Usage) -> Usage:
+    """Field by field the larger: message_delta repeats running totals, or leaves fields out."""
+    return Usage(max(a.prompt_tokens, b.prompt_tokens), max(a.completion_tokens, b.completion_tokens),
+                 max(a.cache_read_tokens, b.cache_read_tokens), max(a.cache_write_tokens, b.cache_write_tokens),
+                 max(a.cache_write_1h_tokens, b.cache_write_1h_tokens))
+
+
 @dataclass
 class StreamTranslator:
     """Folds Anthropic SSE events into OpenAI-shaped chunks, one event at a time."""
 
     mode: JsonMode | None
-    prompt_tokens: int = 0
+    usage: Usage = field(default_factory=Usage)  # input side so far (message_start, message_delta's totals)
     output_tokens: int = 0
     stop_reason: str | None = None
     finished: bool = False
@@ -215,7 +241,7 @@ class StreamTranslator:
     def feed(self, event: Mapping[str, Any]) -> ChatChunk | None:
         kind = event.get("type")
         if kind == "message_start":
-            self.prompt_tokens = usage_of(event.get("message", {}).get("usage")).prompt_tokens
+            self.usage = _most(self.usage, usage_of(event.get("message", {}).get("usage")))
             return ChatChunk(delta={"role": "assistant", "content": ""})
         if kind == "content_block_start":
             return self._block_start(int(event.get("index", 0)), event.get("content_block") or {})
@@ -230,14 +256,15 @@ class StreamTranslator:
             self.stop_reason = (event.get("delta") or {}).get("stop_reason") or self.stop_reason
             u = event.get("usage") or {}
             self.output_tokens = max(self.output_tokens, int(u.get("output_tokens") or 0))
-            self.prompt_tokens = max(self.prompt_tokens, usage_of(u).prompt_tokens)
+            self.usage = _most(self.usage, usage_of(u))
             return None
         if kind == "message_stop":
             self.finished = True
             finish = STOP_REASONS.get(str(self.stop_reason), "stop")
             if self.mode is not None and finish == "tool_calls" and not self._tools:
                 finish = "stop"
-            return ChatChunk(delta={}, finish_reason=finish, usage=Usage(self.prompt_tokens, self.output_tokens))
+            usage = replace(self.usage, completion_tokens=self.output_tokens)
+            return ChatChunk(delta={}, finish_reason=finish, usage=usage)
         return None  # ping, and block kinds with nothing to say in the OpenAI shape
 
     def _block_start(self, index: int, block: Mapping[str, Any]) -> ChatChunk | None:

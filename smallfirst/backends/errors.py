@@ -235,6 +235,20 @@ def message_error(ctx: ErrorContext, message: str) -> UpstreamError:
     return ctx.from_vendor(500, message, None)
 
 
+class UnsupportedContentError(UpstreamBadRequestError):
+    """The request carries content this endpoint's protocol or model cannot take (an image for a text-only
+    model, an image link for a server that needs the bytes). Another endpoint may serve it."""
+
+    code = "unsupported_content"
+
+
+def unsupported_content(ctx: ErrorContext, what: str, hint: str) -> UnsupportedContentError:
+    return UnsupportedContentError(ctx.scrub(f"{ctx.endpoint}: {what}"), hint=hint)
+
+
+_NOT_A_STRING = ("can only concatenate str", "must be str, not", "expected str instance", "unhashable type")
+
+
 def llama_error(ctx: ErrorContext, exc: BaseException) -> UpstreamError:
     """A llama-cpp-python exception raised in-process (embedded backend)."""
     if isinstance(exc, UpstreamError):
@@ -242,6 +256,16 @@ def llama_error(ctx: ErrorContext, exc: BaseException) -> UpstreamError:
     text = str(exc)
     if is_context_overflow(text):
         return ctx.from_vendor(400, text, None)
+    if type(exc).__module__.startswith("jinja2"):  # the model's chat template refused (raise_exception) or broke
+        return UpstreamBadRequestError(
+            ctx.scrub(f"{ctx.endpoint}: the model's chat template rejected the conversation: {text}"),
+            hint="this model's template accepts only some message orders and roles (e.g. alternating "
+                 "user/assistant turns, one leading system message): reshape the messages, or use another tier")
+    if isinstance(exc, TypeError) and any(p in text for p in _NOT_A_STRING):
+        return UpstreamBadRequestError(
+            ctx.scrub(f"{ctx.endpoint}: the model's chat template got a message field that is not a string: {text}"),
+            hint="a message field the template reads (content, name, tool call arguments) is a list, an object "
+                 "or null: send it as a string")
     if isinstance(exc, ValueError | TypeError):
         return UpstreamBadRequestError(ctx.scrub(f"{ctx.endpoint}: llama.cpp rejected the request: {text}"),
                                        hint="check the request options the embedded model supports")

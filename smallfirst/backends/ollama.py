@@ -5,6 +5,10 @@ Requests arrive in the OpenAI shape and are mapped here: ``max_tokens`` → ``op
 ``temperature``/``top_p``/``seed``/``stop`` → options, ``response_format`` → ``format`` (a JSON
 schema or ``"json"``), tools pass through (Ollama takes the OpenAI tool shape), tool results are
 linked to their call by name. Usage comes from ``prompt_eval_count`` / ``eval_count``.
+
+Contents: text parts are joined by newlines into ``content`` (null → ``""``), images go into the
+message's ``images`` list as raw base64 (Ollama takes no links: an ``https://`` image is a clear 400,
+:class:`~smallfirst.backends.errors.UnsupportedContentError`), ``cache_control`` is dropped.
 """
 
 from __future__ import annotations
@@ -19,8 +23,9 @@ from typing import Any
 import orjson
 
 from smallfirst.backends._http import HttpClient
-from smallfirst.backends.errors import ErrorContext, message_error
+from smallfirst.backends.errors import ErrorContext, UnsupportedContentError, message_error, unsupported_content
 from smallfirst.config.schema import EndpointConfig
+from smallfirst.core.content import data_url, flatten, image_url, is_image, tools_without_cache_control
 from smallfirst.core.errors import ConfigError, StreamInterruptedError, UpstreamBadRequestError, UpstreamError
 from smallfirst.core.protocols import Backend
 from smallfirst.core.types import Capabilities, ChatChunk, ChatRequest, ChatResponse, Usage
@@ -43,25 +48,26 @@ def _arguments(raw: Any) -> Any:
     return raw if raw is not None else {}
 
 
-def _image(part: Mapping[str, Any]) -> str:
-    url = part.get("image_url")
-    url = url.get("url", "") if isinstance(url, dict) else str(url or "")
-    if url.startswith("data:") and "," in url:
-        return url.split(",", 1)[1]
-    raise UpstreamBadRequestError("Ollama needs images inline (data: URLs with base64), not links",
-                                  hint="send the image as data:image/png;base64,...")
+def _image(part: Mapping[str, Any], where: str, ctx: ErrorContext | None) -> str:
+    url = image_url(part)
+    parsed = data_url(url)
+    if parsed is not None:
+        return parsed.data
+    what = (f"{where} is an image link ({url[:60]}), and Ollama's API takes image bytes only (it does not "
+            "fetch links)" if not url.startswith("data:") else f"{where} is a data: URL that is not base64")
+    hint = "send the image inline as data:image/png;base64,<bytes>, or send it to a tier that fetches links"
+    raise unsupported_content(ctx, what, hint) if ctx else UnsupportedContentError(what, hint=hint)
 
 
-def to_ollama_messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def to_ollama_messages(messages: list[dict[str, Any]], ctx: ErrorContext | None = None) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     call_names: dict[str, str] = {}
-    for m in messages:
+    for i, m in enumerate(messages):
         role = "system" if m.get("role") == "developer" else str(m.get("role", "user"))
         content = m.get("content")
-        msg: dict[str, Any] = {"role": role, "content": content if isinstance(content, str) else ""}
+        msg: dict[str, Any] = {"role": role, "content": flatten(content)}
         if isinstance(content, list):
-            msg["content"] = "".join(str(p.get("text", "")) for p in content if p.get("type") == "text")
-            images = [_image(p) for p in content if p.get("type") == "image_url"]
+            images = [_image(p, f"messages[{i}].content[{j}]", ctx) for j, p in enumerate(content) if is_image(p)]
             if images:
                 msg["images"] = images
         if role == "assistant" and m.get("tool_calls"):
@@ -144,11 +150,12 @@ class OllamaBackend(Backend):
     def _learn(self, facts: dict[str, Any]) -> None:
         """Refine the capability profile from what ``/api/show`` reported (config still wins)."""
         ctx = self.cfg.context_window or self.cfg.n_ctx or facts.get("context_window") or DEFAULT_NUM_CTX
-        self._caps = replace(self._caps, context_window=ctx, tools=bool(facts.get("tools", True)))
+        self._caps = replace(self._caps, context_window=ctx, tools=bool(facts.get("tools", True)),
+                             images=bool(facts.get("images", self._caps.images)))
 
     def payload(self, request: ChatRequest, stream: bool) -> dict[str, Any]:
         body = request.body
-        out: dict[str, Any] = {"model": self.model, "messages": to_ollama_messages(request.messages),
+        out: dict[str, Any] = {"model": self.model, "messages": to_ollama_messages(request.messages, self._ctx),
                                "stream": stream}
         options: dict[str, Any] = {}
         for src, dst in _OPTION_KEYS.items():
@@ -174,7 +181,7 @@ class OllamaBackend(Backend):
                 out["format"] = "json"
         tools = request.tools or body.get("tools")
         if tools and body.get("tool_choice") != "none":
-            out["tools"] = tools
+            out["tools"] = tools_without_cache_control(tools)
         if request.logprobs or body.get("logprobs"):
             out["logprobs"] = True
             if body.get("top_logprobs"):
@@ -280,6 +287,7 @@ def _show_facts(show: Mapping[str, Any]) -> dict[str, Any]:
     caps = show.get("capabilities")
     if isinstance(caps, list):
         facts["tools"] = "tools" in caps
+        facts["images"] = "vision" in caps
     return facts
 
 

@@ -21,6 +21,7 @@ from smallfirst.backends._http import HttpClient
 from smallfirst.backends.errors import ErrorContext
 from smallfirst.backends.presets import Preset, preset
 from smallfirst.config.schema import EndpointConfig
+from smallfirst.core.content import flatten, is_image, tools_without_cache_control, without_cache_control
 from smallfirst.core.errors import ConfigError, StreamInterruptedError, UpstreamAuthError, UpstreamError
 from smallfirst.core.protocols import Backend
 from smallfirst.core.types import Capabilities, ChatChunk, ChatRequest, ChatResponse, Usage
@@ -28,10 +29,32 @@ from smallfirst.core.types import Capabilities, ChatChunk, ChatRequest, ChatResp
 _CONTEXT_KEYS = ("max_model_len", "context_length", "max_context_length", "context_window")
 
 
+# upstreams that take Anthropic's cache_control in the OpenAI shape (on parts, tools and top level)
+_CACHE_CONTROL_OK = frozenset({"openrouter"})
+# servers that render message content through the model's chat template as one string (llama-cpp-python's
+# server): text parts are flattened and null content becomes "" (images are left for a vision handler)
+_FLATTENS = frozenset({"llamacpp"})
+
+
 def _usage(u: Any) -> Usage | None:
     if not isinstance(u, dict):
         return None
-    return Usage(int(u.get("prompt_tokens") or 0), int(u.get("completion_tokens") or 0))
+    details = u.get("prompt_tokens_details")
+    details = details if isinstance(details, dict) else {}
+    read = details.get("cached_tokens") or u.get("prompt_cache_hit_tokens")  # OpenAI (Gemini, vLLM); DeepSeek
+    write = details.get("cache_write_tokens")  # OpenRouter, for models that bill cache writes
+    return Usage(int(u.get("prompt_tokens") or 0), int(u.get("completion_tokens") or 0),
+                 cache_read_tokens=int(read or 0), cache_write_tokens=int(write or 0))
+
+
+def _flat(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    out = []
+    for m in messages:
+        c = m.get("content")
+        if c is None or (isinstance(c, list) and not any(is_image(p) for p in c)):
+            m = {**m, "content": flatten(c)}
+        out.append(m)
+    return out
 
 
 def _listed_context(entry: dict[str, Any]) -> int | None:
@@ -103,6 +126,7 @@ class OpenAICompatBackend(Backend):
                 body["logprobs"] = True
         if not body.get("store"):
             body.pop("metadata", None)  # the gateway's routing hints; some upstreams reject the key
+        self._content(body)
         if self.preset.schema_as_json_object:
             fmt = body.get("response_format")
             if isinstance(fmt, dict) and fmt.get("type") == "json_schema":
@@ -117,6 +141,20 @@ class OpenAICompatBackend(Backend):
             body.pop("stream", None)
             body.pop("stream_options", None)
         return body
+
+    def _content(self, body: dict[str, Any]) -> None:
+        """Message contents in the dialect of this server (see ``_CACHE_CONTROL_OK`` and ``_FLATTENS``)."""
+        messages = body.get("messages")
+        if self.preset.name not in _CACHE_CONTROL_OK:
+            body.pop("cache_control", None)
+            if isinstance(messages, list):
+                messages = without_cache_control(messages)
+            if isinstance(body.get("tools"), list):
+                body["tools"] = tools_without_cache_control(body["tools"])
+        if self.preset.name in _FLATTENS and isinstance(messages, list):
+            messages = _flat(messages)
+        if messages is not None:
+            body["messages"] = messages
 
     async def complete(self, request: ChatRequest) -> ChatResponse:
         self._check_key()

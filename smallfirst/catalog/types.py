@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from smallfirst.core.types import Price
+from smallfirst.core.types import ANTHROPIC_CACHE_READ, Price
 
 HardwareKind = Literal["apple", "discrete", "unified", "cpu"]
 COMMERCIAL_BLOCKLIST = ("non-commercial", "research")
@@ -145,4 +145,7 @@ class ApiPrice:
         cite = f"{self.source}; as of {self.as_of}" if self.as_of else self.source
         if self.corroborated_by and "conflict" in (self.note + self.corroborated_by).lower():
             cite += f"; {self.corroborated_by}"
-        return Price(self.input_per_mtok, self.output_per_mtok, f"catalog {self.id}: {cite}")
+        read = self.cached_input_per_mtok  # the listed cached-input price; Anthropic lists a multiplier instead
+        if read is None and self.vendor == "anthropic":
+            read = round(self.input_per_mtok * ANTHROPIC_CACHE_READ, 9)
+        return Price(self.input_per_mtok, self.output_per_mtok, f"catalog {self.id}: {cite}", cache_read_per_mtok=read)

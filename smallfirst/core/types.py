@@ -46,19 +46,37 @@ class ChatRequest:
 
 @dataclass(frozen=True, slots=True)
 class Usage:
+    """Tokens of one answer. ``prompt_tokens`` counts every input token, cached ones included (OpenAI's
+    meaning); ``cache_read_tokens`` and ``cache_write_tokens`` are the parts of it read from and written to
+    the upstream's prompt cache (``cache_write_1h_tokens``: the writes with Anthropic's one-hour TTL)."""
+
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+    cache_write_1h_tokens: int = 0
 
     @property
     def total_tokens(self) -> int:
         return self.prompt_tokens + self.completion_tokens
 
-    def to_openai(self) -> dict[str, int]:
-        return {
+    @property
+    def uncached_prompt_tokens(self) -> int:
+        """Input tokens neither read from nor written to a cache (Anthropic's ``input_tokens``)."""
+        return max(0, self.prompt_tokens - self.cache_read_tokens - self.cache_write_tokens)
+
+    def to_openai(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
             "prompt_tokens": self.prompt_tokens,
             "completion_tokens": self.completion_tokens,
             "total_tokens": self.total_tokens,
         }
+        if self.cache_read_tokens or self.cache_write_tokens:
+            # OpenAI's cached_tokens; cache_write_tokens as OpenRouter reports Anthropic's cache writes
+            out["prompt_tokens_details"] = {"cached_tokens": self.cache_read_tokens,
+                                            **({"cache_write_tokens": self.cache_write_tokens}
+                                               if self.cache_write_tokens else {})}
+        return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,16 +129,42 @@ class Capabilities:
         return replace(self, **overrides) if overrides else self
 
 
+# Anthropic's prompt-caching multipliers of the base input price, the same for every model: cache reads
+# 0.1x, 5-minute cache writes 1.25x, 1-hour cache writes 2x
+# (https://docs.anthropic.com/en/docs/build-with-claude/prompt-caching, "Pricing").
+ANTHROPIC_CACHE_READ = 0.1
+ANTHROPIC_CACHE_WRITE_5M = 1.25
+ANTHROPIC_CACHE_WRITE_1H = 2.0
+
+
 @dataclass(frozen=True, slots=True)
 class Price:
-    """USD per million tokens."""
+    """USD per million tokens.
+
+    Cached input is billed at its own prices: ``cache_read_per_mtok`` (None: no discount is known, so
+    reads are billed as plain input, never under the real price) and the cache-write prices (None:
+    Anthropic's 1.25x / 2x of input; only Anthropic's API bills cache writes, so only its usage has them).
+    """
 
     input_per_mtok: float
     output_per_mtok: float
     source: str = ""
+    cache_read_per_mtok: float | None = None
+    cache_write_per_mtok: float | None = None  # 5-minute TTL
+    cache_write_1h_per_mtok: float | None = None
 
     def cost(self, usage: Usage) -> float:
-        return (usage.prompt_tokens * self.input_per_mtok + usage.completion_tokens * self.output_per_mtok) / 1e6
+        base = usage.uncached_prompt_tokens * self.input_per_mtok + usage.completion_tokens * self.output_per_mtok
+        if not (usage.cache_read_tokens or usage.cache_write_tokens):
+            return base / 1e6
+        read = self.input_per_mtok if self.cache_read_per_mtok is None else self.cache_read_per_mtok
+        write_5m = (self.input_per_mtok * ANTHROPIC_CACHE_WRITE_5M if self.cache_write_per_mtok is None
+                    else self.cache_write_per_mtok)
+        write_1h = (self.input_per_mtok * ANTHROPIC_CACHE_WRITE_1H if self.cache_write_1h_per_mtok is None
+                    else self.cache_write_1h_per_mtok)
+        long = min(usage.cache_write_1h_tokens, usage.cache_write_tokens)
+        return (base + usage.cache_read_tokens * read + (usage.cache_write_tokens - long) * write_5m
+                + long * write_1h) / 1e6
 
 
 FREE = Price(0.0, 0.0, "local: no API cost")

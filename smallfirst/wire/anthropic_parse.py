@@ -10,7 +10,10 @@ Messages API calls for an Anthropic *backend*). Here an Anthropic *client* talks
 * ``max_tokens`` (required), ``stop_sequences`` → ``stop``, ``temperature``, ``top_p``, ``tools``
   (``input_schema`` → ``parameters``), ``tool_choice`` (auto/any/tool/none,
   ``disable_parallel_tool_use``), ``metadata.user_id`` → ``user``, ``output_config.format``
-  (json_schema) → ``response_format``, ``stream``.
+  (json_schema) → ``response_format``, ``stream``;
+* ``cache_control`` (top level, and on text, image, tool_use and tool_result blocks, system blocks and
+  tools) rides on the matching OpenAI part, tool call or tool (see :mod:`smallfirst.core.content`);
+  an Anthropic backend sends it on, other backends drop it.
 
 Hints the gateway cannot honour but that do not change what a valid answer is (``top_k``,
 ``thinking``, ``service_tier`` …) are accepted and ignored; anything else unknown, server tools and
@@ -26,9 +29,10 @@ import orjson
 from smallfirst.core.errors import BadRequestError
 
 SUPPORTED = frozenset({"model", "messages", "max_tokens", "system", "stop_sequences", "temperature", "top_p",
-                       "tools", "tool_choice", "metadata", "stream", "output_config"})
-IGNORED = frozenset({"top_k", "thinking", "service_tier", "speed", "inference_geo", "cache_control", "diagnostics",
+                       "tools", "tool_choice", "metadata", "stream", "output_config", "cache_control"})
+IGNORED = frozenset({"top_k", "thinking", "service_tier", "speed", "inference_geo", "diagnostics",
                      "user_profile_id", "workspace_id"})
+CACHE_TTLS = ("5m", "1h")
 TOOL_CHOICES = ("auto", "any", "tool", "none")
 
 
@@ -58,6 +62,29 @@ def _number(body: dict[str, Any], key: str, lo: float, hi: float) -> float | Non
     return float(v)
 
 
+def _cache(b: dict[str, Any], where: str, out: dict[str, Any]) -> dict[str, Any]:
+    """``out`` with the block's ``cache_control`` (validated) when it has one."""
+    cc = b.get("cache_control")
+    if cc is None:
+        return out
+    at = f"{where}.cache_control" if where else "cache_control"
+    c = _obj(cc, at)
+    if c.get("type") != "ephemeral" or c.get("ttl", "5m") not in CACHE_TTLS:
+        raise _bad(f"must be {{'type': 'ephemeral'}} with an optional ttl of {' or '.join(CACHE_TTLS)}, got {c}", at)
+    return {**out, "cache_control": c}
+
+
+def _text(b: dict[str, Any], where: str) -> dict[str, Any]:
+    return _cache(b, where, {"type": "text", "text": _str(b, "text", where)})
+
+
+def _collapse(parts: list[dict[str, Any]]) -> str | list[dict[str, Any]]:
+    """A lone plain text part as the string itself (what most backends read best)."""
+    if len(parts) == 1 and parts[0]["type"] == "text" and "cache_control" not in parts[0]:
+        return str(parts[0]["text"])
+    return parts
+
+
 def _image(b: dict[str, Any], where: str) -> dict[str, Any]:
     src = _obj(b.get("source"), f"{where}.source")
     kind = src.get("type")
@@ -69,7 +96,7 @@ def _image(b: dict[str, Any], where: str) -> dict[str, Any]:
     else:
         raise _bad(f"image source type {kind!r} is not supported", f"{where}.source.type",
                    "send the image as base64 data or a URL")
-    return {"type": "image_url", "image_url": {"url": url}}
+    return _cache(b, where, {"type": "image_url", "image_url": {"url": url}})
 
 
 def _tool_result(b: dict[str, Any], where: str) -> dict[str, Any]:
@@ -89,7 +116,8 @@ def _tool_result(b: dict[str, Any], where: str) -> dict[str, Any]:
         text = "\n".join(texts)
     else:
         raise _bad("must be a string or an array of text blocks", f"{where}.content")
-    return {"role": "tool", "tool_call_id": _str(b, "tool_use_id", where), "content": text}
+    part = _cache(b, where, {"type": "text", "text": text})  # cache_control on the result: on its text part
+    return {"role": "tool", "tool_call_id": _str(b, "tool_use_id", where), "content": _collapse([part])}
 
 
 def _blocks(content: Any, where: str) -> list[tuple[str, dict[str, Any], str]]:
@@ -118,31 +146,31 @@ def _user(content: Any, where: str) -> list[dict[str, Any]]:
     parts: list[dict[str, Any]] = []
     for kind, b, bw in _blocks(content, where):
         if kind == "text":
-            parts.append({"type": "text", "text": _str(b, "text", bw)})
+            parts.append(_text(b, bw))
         elif kind == "image":
             parts.append(_image(b, bw))
         elif kind == "tool_result":
             tools.append(_tool_result(b, bw))
         else:
             raise _unsupported(kind, bw, "user")
-    if len(parts) == 1 and parts[0]["type"] == "text":
-        return [*tools, {"role": "user", "content": parts[0]["text"]}]
-    return [*tools, {"role": "user", "content": parts}] if parts or not tools else tools
+    return [*tools, {"role": "user", "content": _collapse(parts)}] if parts or not tools else tools
 
 
 def _assistant(content: Any, where: str) -> dict[str, Any]:
-    texts: list[str] = []
+    texts: list[dict[str, Any]] = []
     calls: list[dict[str, Any]] = []
     for kind, b, bw in _blocks(content, where):
         if kind == "text":
-            texts.append(_str(b, "text", bw))
+            texts.append(_text(b, bw))
         elif kind == "tool_use":
             args = orjson.dumps(_obj(b.get("input", {}), f"{bw}.input")).decode()
-            calls.append({"id": _str(b, "id", bw), "type": "function",
-                          "function": {"name": _str(b, "name", bw), "arguments": args}})
+            calls.append(_cache(b, bw, {"id": _str(b, "id", bw), "type": "function",
+                                        "function": {"name": _str(b, "name", bw), "arguments": args}}))
         elif kind not in ("thinking", "redacted_thinking"):  # the model's own notes: not sent on
             raise _unsupported(kind, bw, "assistant")
-    msg: dict[str, Any] = {"role": "assistant", "content": "".join(texts) if texts or not calls else None}
+    cached = any("cache_control" in t for t in texts)
+    text: Any = texts if cached else "".join(t["text"] for t in texts) if texts or not calls else None
+    msg: dict[str, Any] = {"role": "assistant", "content": text}
     if calls:
         msg["tool_calls"] = calls
     return msg
@@ -162,9 +190,11 @@ def _messages(body: dict[str, Any]) -> list[dict[str, Any]]:
         for kind, b, bw in _blocks(system, "system"):
             if kind != "text":
                 raise _bad("system blocks must be text blocks", f"{bw}.type")
-            texts.append(_str(b, "text", bw))
-        if any(texts):
-            out.append({"role": "system", "content": "\n\n".join(t for t in texts if t)})
+            texts.append(_text(b, bw))
+        if any("cache_control" in t for t in texts):  # kept as parts, so the breakpoint stays where it was
+            out.append({"role": "system", "content": texts})
+        elif any(t["text"] for t in texts):
+            out.append({"role": "system", "content": "\n\n".join(t["text"] for t in texts if t["text"])})
     elif system is not None:
         raise _bad("must be a string or an array of text blocks", "system")
     for i, m in enumerate(messages):
@@ -199,7 +229,7 @@ def _tools(body: dict[str, Any], out: dict[str, Any]) -> None:
                               "parameters": _obj(tool.get("input_schema"), f"tools.{i}.input_schema")}
         if tool.get("description") is not None:
             fn["description"] = _str(tool, "description", f"tools.{i}")
-        fns.append({"type": "function", "function": fn})
+        fns.append(_cache(tool, f"tools.{i}", {"type": "function", "function": fn}))
     if fns:
         out["tools"] = fns
     choice = body.get("tool_choice")
@@ -259,6 +289,7 @@ def to_openai(body: dict[str, Any]) -> dict[str, Any]:
             out[key] = v
     _tools(body, out)
     _output_format(body, out)
+    out.update(_cache(body, "", {}))  # automatic caching: the upstream marks the last cacheable block
     meta = body.get("metadata")
     if meta is not None:
         user = _obj(meta, "metadata").get("user_id")

@@ -33,9 +33,23 @@ def stop_reason(finish: str | None) -> str:
     return STOP_REASONS.get(finish or "stop", "end_turn")
 
 
-def usage(u: Usage) -> dict[str, int]:
-    return {"input_tokens": u.prompt_tokens, "output_tokens": u.completion_tokens,
-            "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0}
+def usage(u: Usage) -> dict[str, Any]:
+    """Anthropic's usage: ``input_tokens`` counts only what was neither read from nor written to the cache."""
+    out: dict[str, Any] = {"input_tokens": u.uncached_prompt_tokens, "output_tokens": u.completion_tokens,
+                           "cache_creation_input_tokens": u.cache_write_tokens,
+                           "cache_read_input_tokens": u.cache_read_tokens}
+    if u.cache_write_tokens:
+        out["cache_creation"] = {"ephemeral_5m_input_tokens": u.cache_write_tokens - u.cache_write_1h_tokens,
+                                 "ephemeral_1h_input_tokens": u.cache_write_1h_tokens}
+    return out
+
+
+def _delta_usage(u: Usage) -> dict[str, Any]:
+    """``message_delta``'s cumulative usage (the cache counts only when there are some)."""
+    out: dict[str, Any] = {"input_tokens": u.uncached_prompt_tokens, "output_tokens": u.completion_tokens}
+    if u.cache_read_tokens or u.cache_write_tokens:
+        out.update(cache_creation_input_tokens=u.cache_write_tokens, cache_read_input_tokens=u.cache_read_tokens)
+    return out
 
 
 def _tool_input(call: dict[str, Any], model: str) -> dict[str, Any]:
@@ -148,7 +162,7 @@ class MessageFrames:
         self._close(out)
         out.append(_event(b"message_delta", {"type": "message_delta", "delta": {
             "stop_reason": stop_reason(self._finish), "stop_sequence": None},
-            "usage": {"input_tokens": u.prompt_tokens, "output_tokens": u.completion_tokens}}))
+            "usage": _delta_usage(u)}))
         out.append(_event(b"message_stop", {"type": "message_stop"}))
         return b"".join(out)
 

@@ -6,6 +6,7 @@ from typing import Any
 
 import orjson
 
+from smallfirst.core.content import data_url
 from smallfirst.core.errors import BadRequestError
 from smallfirst.core.types import ChatRequest
 
@@ -29,6 +30,62 @@ def parse_json(raw: bytes) -> dict[str, Any]:
     return body
 
 
+# the part types each role may send (OpenAI's chat-completions schema)
+PART_TYPES: dict[str, frozenset[str]] = {
+    "user": frozenset({"text", "image_url"}), "assistant": frozenset({"text", "refusal"}),
+    "system": frozenset({"text"}), "developer": frozenset({"text"}), "tool": frozenset({"text"}),
+    "function": frozenset({"text"}),
+}
+IMAGE_DETAILS = frozenset({"auto", "low", "high"})
+_UNSUPPORTED_HINTS = {
+    "input_audio": "send a transcript of the audio as a text part",
+    "file": "extract the file's text and send it as a text part (images go in image_url parts)",
+}
+
+
+def _check_image(where: str, part: dict[str, Any]) -> None:
+    raw = part.get("image_url")
+    if isinstance(raw, str):
+        part["image_url"] = raw = {"url": raw}  # some clients send the URL itself: normalise to the object
+    if not isinstance(raw, dict) or not isinstance(raw.get("url"), str) or not raw["url"]:
+        raise _bad(f"{where}.image_url must be an object with a non-empty 'url'", f"{where}.image_url",
+                   'send {"type": "image_url", "image_url": {"url": "https://…"}}')
+    url: str = raw["url"]
+    if url.startswith("data:"):
+        parsed = data_url(url)
+        if parsed is None or not parsed.data:
+            raise _bad(f"{where}.image_url.url is a data: URL that is not base64", f"{where}.image_url.url",
+                       "use data:image/png;base64,<base64 bytes>")
+        if not parsed.media_type.startswith("image/"):
+            raise _bad(f"{where}.image_url.url is a data: URL of type {parsed.media_type!r}, not an image",
+                       f"{where}.image_url.url", "send image/png, image/jpeg, image/gif or image/webp data")
+    elif not url.startswith(("https://", "http://")):
+        raise _bad(f"{where}.image_url.url must be an http(s) URL or a base64 data: URL, got {url[:40]!r}",
+                   f"{where}.image_url.url", "use https://… or data:image/png;base64,…")
+    detail = raw.get("detail")
+    if detail is not None and detail not in IMAGE_DETAILS:
+        raise _bad(f"{where}.image_url.detail must be one of {sorted(IMAGE_DETAILS)}, got {detail!r}",
+                   f"{where}.image_url.detail", "leave detail out, or use auto, low or high")
+
+
+def _check_part(where: str, role: str, part: Any) -> None:
+    if not isinstance(part, dict) or not isinstance(part.get("type"), str):
+        raise _bad(f"{where} must be an object with a 'type'", where)
+    kind = part["type"]
+    allowed = PART_TYPES[role]
+    if kind not in allowed:
+        known = kind in PART_TYPES["user"] | PART_TYPES["assistant"]
+        why = (f"a {role} message cannot carry {kind!r} parts" if known
+               else f"content part type {kind!r} is not supported by smallfirst")
+        raise _bad(f"{where}: {why} (a {role} message takes {', '.join(sorted(allowed))})", f"{where}.type",
+                   _UNSUPPORTED_HINTS.get(kind, "send text parts" + (" and image_url parts" if role == "user" else "")))
+    for key in ("text", "refusal"):
+        if kind == key and not isinstance(part.get(key), str):
+            raise _bad(f"{where}.{key} must be a string", f"{where}.{key}", f'send {{"type": "{key}", "{key}": "…"}}')
+    if kind == "image_url":
+        _check_image(where, part)
+
+
 def _check_message(i: int, m: Any) -> None:
     where = f"messages[{i}]"
     if not isinstance(m, dict):
@@ -40,15 +97,13 @@ def _check_message(i: int, m: Any) -> None:
     if content is None:
         if role == "assistant" and (m.get("tool_calls") or m.get("function_call")):
             return
-        raise _bad(f"{where}.content is required", f"{where}.content")
+        raise _bad(f"{where}.content is required", f"{where}.content",
+                   "only an assistant message with tool_calls may have content null")
     if isinstance(content, str):
         return
     if isinstance(content, list):
         for j, part in enumerate(content):
-            if not isinstance(part, dict) or not isinstance(part.get("type"), str):
-                raise _bad(f"{where}.content[{j}] must be an object with a 'type'", f"{where}.content[{j}]")
-            if part["type"] == "text" and not isinstance(part.get("text"), str):
-                raise _bad(f"{where}.content[{j}].text must be a string", f"{where}.content[{j}].text")
+            _check_part(f"{where}.content[{j}]", role, part)
         return
     raise _bad(f"{where}.content must be a string or a list of content parts", f"{where}.content")
 

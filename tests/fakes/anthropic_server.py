@@ -6,17 +6,23 @@ what the real API checks and a translator can get wrong: the ``anthropic-version
 ``x-api-key`` or a bearer token (when ``api_key`` is set), ``max_tokens`` present, no ``system`` role inside
 ``messages``, every ``tool_result`` answering a ``tool_use`` of the previous assistant turn.
 Tool calls are answered when ``tool_choice`` forces one (or tools are offered with auto/any).
+Prompt caching as the API does it: the prefix up to the last ``cache_control`` breakpoint (tools, then
+system, then messages; a top-level ``cache_control`` marks the last block) is written to the cache the
+first time (``cache_creation_input_tokens``, split by TTL) and read after (``cache_read_input_tokens``);
+more than 4 breakpoints, or one inside ``tool_result.content``, is the API's 400.
 See :mod:`tests.fakes.base` for faults.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
 from anthropic.types import (
+    CacheCreation,
     InputJSONDelta,
     Message,
     MessageDeltaUsage,
@@ -55,8 +61,41 @@ def _event(model: BaseModel | dict[str, Any]) -> bytes:
     return f"event: {data['type']}\ndata: {json.dumps(data)}\n\n".encode()
 
 
+def _blocks(body: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every cacheable block in prompt order: tools, system, then each message's content blocks."""
+    system = body.get("system")
+    out = [*(body.get("tools") or []), *(system if isinstance(system, list) else [])]
+    for m in body["messages"]:
+        out += m["content"] if isinstance(m.get("content"), list) else [{"type": "text", "text": m.get("content")}]
+    return out
+
+
 class FakeAnthropic(FakeServer):
     default_model = "claude-fake-1"
+
+    def __init__(self, **kw: Any) -> None:
+        super().__init__(**kw)
+        self.cached: set[str] = set()  # prompt-cache entries: hashes of cached prefixes
+
+    def _cache(self, body: dict[str, Any], prompt_tokens: int) -> dict[str, Any]:
+        """Usage fields for the prompt-cache part of ``prompt_tokens`` (input_tokens is what is left)."""
+        blocks = _blocks(body)
+        marks = [i for i, b in enumerate(blocks) if isinstance(b, dict) and b.get("cache_control")]
+        if isinstance(body.get("cache_control"), dict) and blocks:
+            marks.append(len(blocks) - 1)
+            blocks[-1] = {**blocks[-1], "cache_control": body["cache_control"]}
+        if not marks:
+            return {"input_tokens": prompt_tokens}
+        prefix = blocks[:marks[-1] + 1]
+        key = hashlib.sha256(json.dumps(prefix, sort_keys=True).encode()).hexdigest()
+        cached = min(prompt_tokens, estimate_tokens([text_of([b]) for b in prefix if text_of([b])]))
+        rest = {"input_tokens": prompt_tokens - cached}
+        if key in self.cached:
+            return {**rest, "cache_read_input_tokens": cached, "cache_creation_input_tokens": 0}
+        self.cached.add(key)
+        long = cached if prefix[-1]["cache_control"].get("ttl") == "1h" else 0
+        split = CacheCreation(ephemeral_1h_input_tokens=long, ephemeral_5m_input_tokens=cached - long)
+        return {**rest, "cache_read_input_tokens": 0, "cache_creation_input_tokens": cached, "cache_creation": split}
 
     def routes(self) -> list[web.RouteDef]:
         return [web.get("/v1/models", self.models), web.post("/v1/messages", self.messages)]
@@ -85,6 +124,9 @@ class FakeAnthropic(FakeServer):
             return "messages: Field required"
         if not isinstance(body.get("max_tokens"), int):
             return "max_tokens: Field required"
+        marks = sum(1 for b in _blocks(body) if isinstance(b, dict) and b.get("cache_control"))
+        if marks > 4:
+            return f"A maximum of 4 blocks with cache_control may be provided. Found {marks}."
         previous_tool_uses: set[str] = set()
         for i, m in enumerate(body["messages"]):
             if m.get("role") not in ("user", "assistant"):
@@ -92,6 +134,10 @@ class FakeAnthropic(FakeServer):
                         "top-level `system` parameter, not \"system\" as an input message role.")
             blocks = m["content"] if isinstance(m.get("content"), list) else []
             for b in blocks:
+                inner = b.get("content") if b.get("type") == "tool_result" else None
+                if isinstance(inner, list) and any(isinstance(x, dict) and "cache_control" in x for x in inner):
+                    return (f"messages.{i}.content.0.tool_result.content.0.cache_control: cache_control may not be "
+                            "specified within `tool_result.content`. Instead, place it directly on `tool_result`")
                 if b.get("type") == "tool_result" and b.get("tool_use_id") not in previous_tool_uses:
                     return (f"messages.{i}.content: unexpected `tool_use_id` found in `tool_result` blocks: "
                             f"{b.get('tool_use_id')}. Each `tool_result` block must have a corresponding "
@@ -124,14 +170,14 @@ class FakeAnthropic(FakeServer):
             error = _event(ErrorResponse(type="error", error={  # type: ignore[arg-type]
                 "type": "overloaded_error", "message": (fault.message if fault else None) or "Overloaded"}))
             response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
-            return await write_stream(request, response, self._events(answer, prompt_tokens, out_tokens, stop),
-                                      fault, error)
+            return await write_stream(request, response, self._events(answer, self._cache(body, prompt_tokens),
+                                                                      out_tokens, stop), fault, error)
         content: list[Any] = [ToolUseBlock(type="tool_use", id=f"toolu_{i:02d}", name=n, input=a)
                               for i, (n, a) in enumerate(answer.tool_calls)] or [TextBlock(type="text",
                                                                                            text=answer.text)]
         msg = Message(id="msg_fake01", type="message", role="assistant", model=self.model, content=content,
                       stop_reason=stop, stop_sequence=None,
-                      usage=Usage(input_tokens=prompt_tokens, output_tokens=out_tokens))
+                      usage=Usage(**self._cache(body, prompt_tokens), output_tokens=out_tokens))
         return web.json_response(msg.model_dump(mode="json", exclude_unset=True))
 
     def _answer(self, body: dict[str, Any], last_user: str) -> Answer:
@@ -142,9 +188,9 @@ class FakeAnthropic(FakeServer):
             return self.answer(last_user, None, [(name, tools[name])])
         return self.answer(last_user, body["max_tokens"])
 
-    def _events(self, answer: Answer, prompt_tokens: int, out_tokens: int, stop: Any) -> list[bytes]:
+    def _events(self, answer: Answer, prompt: dict[str, Any], out_tokens: int, stop: Any) -> list[bytes]:
         start = Message(id="msg_fake01", type="message", role="assistant", model=self.model, content=[],
-                        stop_reason=None, stop_sequence=None, usage=Usage(input_tokens=prompt_tokens, output_tokens=1))
+                        stop_reason=None, stop_sequence=None, usage=Usage(**prompt, output_tokens=1))
         out = [_event(RawMessageStartEvent(type="message_start", message=start)), _event({"type": "ping"})]
         if answer.tool_calls:
             for i, (name, args) in enumerate(answer.tool_calls):

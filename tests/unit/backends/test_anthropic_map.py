@@ -127,7 +127,7 @@ def test_stop_reasons(stop: str, finish: str) -> None:
     resp = from_anthropic({"content": [{"type": "text", "text": "hi"}, *content], "stop_reason": stop,
                            "usage": {"input_tokens": 2, "cache_read_input_tokens": 5, "output_tokens": 1}}, None)
     assert resp.finish_reason == finish
-    assert resp.usage == Usage(7, 1)  # cache reads are prompt tokens too
+    assert resp.usage == Usage(7, 1, cache_read_tokens=5)  # cache reads are prompt tokens too, counted apart
 
 
 def test_response_with_text_and_tool_use() -> None:

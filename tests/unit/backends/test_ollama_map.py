@@ -33,7 +33,7 @@ def test_messages_images_and_tools() -> None:
         {"role": "tool", "tool_call_id": "call_7", "content": "found"},
     ])
     assert out[0] == {"role": "system", "content": "be terse"}
-    assert out[1] == {"role": "user", "content": "what is this", "images": ["AAAA"]}
+    assert out[1] == {"role": "user", "content": "what is \nthis", "images": ["AAAA"]}  # text parts: one per line
     assert out[2]["tool_calls"] == [{"function": {"name": "lookup", "arguments": {"q": "x"}}}]
     assert out[3] == {"role": "tool", "content": "found", "tool_name": "lookup"}
 
@@ -71,7 +71,7 @@ def test_show_facts_prefers_num_ctx_capped_by_training() -> None:
     show = {"model_info": {"general.architecture": "qwen2", "qwen2.context_length": 32768},
             "parameters": "temperature 0.7\nnum_ctx 65536", "capabilities": ["completion"]}
     facts = _show_facts(show)
-    assert facts == {"model_context_length": 32768, "context_window": 32768, "tools": False}
+    assert facts == {"model_context_length": 32768, "context_window": 32768, "tools": False, "images": False}
     assert _show_facts({"model_info": {}})["context_window"] == DEFAULT_NUM_CTX
 
 

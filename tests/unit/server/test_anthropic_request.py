@@ -44,7 +44,9 @@ def test_full_request_translates_to_openai() -> None:
         "tools": [{"type": "function", "function": {"name": "get_weather", "parameters": WEATHER["input_schema"],
                                                      "description": "Weather for a city."}}],
         "messages": [
-            {"role": "system", "content": "Be brief.\n\nUse metric units."},
+            {"role": "system", "content": [  # kept as parts: the cache breakpoint stays on its block
+                {"type": "text", "text": "Be brief.", "cache_control": {"type": "ephemeral"}},
+                {"type": "text", "text": "Use metric units."}]},
             {"role": "user", "content": [
                 {"type": "text", "text": "What is this?"},
                 {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo="}},
