@@ -48,11 +48,9 @@ class Backend(ABC):
 
 
 class Router(ABC):
-    """Scores a request per tier and picks the starting tier."""
-
-    @abstractmethod
-    def score(self, request: ChatRequest, signals: Signals) -> Mapping[str, float]:
-        """Per tier: probability that this tier answers well enough."""
+    """Picks the tier a request starts at. The engine calls :meth:`choose` only; the per-tier scores a
+    router computed on the way travel in :attr:`RouteChoice.scores` (the built-in routers also offer a
+    ``score`` method for benchmarks and tests, which is not part of this protocol)."""
 
     @abstractmethod
     def choose(self, request: ChatRequest, signals: Signals, tiers: Sequence[str]) -> RouteChoice:

@@ -20,9 +20,9 @@ import numpy as np
 
 from smallfirst.routing import metrics as M
 from smallfirst.routing.calibrate import choose_tiers
+from smallfirst.routing.candidates import CANDIDATES, BenchContext
 from smallfirst.routing.model import F64
 from smallfirst.routing.outcomes import OutcomeTable
-from smallfirst.routing.scorers import SCORERS, BenchContext
 from smallfirst.routing.train import grouped_folds
 
 Progress = Callable[[int], None]
@@ -75,13 +75,13 @@ def oracle_points(scores: F64, costs: F64, grid: int = 200) -> tuple[F64, F64]:
     return np.array(xs), np.array(ys)
 
 
-def run_bench(table: OutcomeTable, scorers: Sequence[str], folds: int = 5, seeds: Sequence[int] = (0,),
+def run_bench(table: OutcomeTable, candidates: Sequence[str], folds: int = 5, seeds: Sequence[int] = (0,),
               kind: str = "auto", c: float | None = None, progress: Progress | None = None,
               label: str = "") -> BenchResult:
     """Benchmark the named candidate routers plus random, oracle and always-one-tier baselines."""
-    unknown = [s for s in scorers if s not in SCORERS]
+    unknown = [s for s in candidates if s not in CANDIDATES]
     if unknown:
-        raise ValueError(f"unknown router(s) {', '.join(unknown)}; choose from {', '.join(SCORERS)}")
+        raise ValueError(f"unknown router(s) {', '.join(unknown)}; choose from {', '.join(CANDIDATES)}")
     from smallfirst.routing.train import TrainSpec
 
     k = len(table.tiers)
@@ -95,15 +95,15 @@ def run_bench(table: OutcomeTable, scorers: Sequence[str], folds: int = 5, seeds
     w_all, s_all = table.scores[:, 0], table.scores[:, -1]
     for si, seed in enumerate(seeds):
         fid = grouped_folds(table.groups, folds, seed)
-        oof = {name: np.zeros((len(table), k - 1)) for name in scorers}
-        fold_m: dict[str, list[dict[str, float | None]]] = {name: [] for name in [*scorers, "random", "oracle"]}
+        oof = {name: np.zeros((len(table), k - 1)) for name in candidates}
+        fold_m: dict[str, list[dict[str, float | None]]] = {name: [] for name in [*candidates, "random", "oracle"]}
         for f in range(folds):
             tr, te = np.flatnonzero(fid != f), np.flatnonzero(fid == f)
             if len(te) == 0 or len(tr) == 0:
                 continue
             w, s = table.scores[te, 0], table.scores[te, -1]
-            for name in scorers:
-                g = SCORERS[name](ctx, tr, te)
+            for name in candidates:
+                g = CANDIDATES[name](ctx, tr, te)
                 oof[name][te] = g
                 if two:
                     fold_m[name].append(_fold_metrics(-g[:, 0], w, s))
@@ -119,7 +119,7 @@ def run_bench(table: OutcomeTable, scorers: Sequence[str], folds: int = 5, seeds
             for key in TWO_TIER_KEYS:
                 slot[key].append(_mean([m[key] for m in ms]))
         y_strong = table.scores[:, -1] > table.scores[:, 0]
-        for name in scorers if two else ():
+        for name in candidates if two else ():
             ps = pooled.setdefault(name, {f"{key}_pooled": [] for key in (*POOLED_KEYS, "auc")})
             route = -oof[name][:, 0]
             cp, qp = M.quality_curve(route, w_all, s_all)
@@ -129,10 +129,10 @@ def run_bench(table: OutcomeTable, scorers: Sequence[str], folds: int = 5, seeds
             ps["auc_pooled"].append(M.roc_auc(route, y_strong))
         if si == 0:
             oof0 = dict(oof)
-    return _assemble(table, scorers, per, pooled, oof0, folds, seeds, ctx.kind, label)
+    return _assemble(table, candidates, per, pooled, oof0, folds, seeds, ctx.kind, label)
 
 
-def _assemble(table: OutcomeTable, scorers: Sequence[str], per: dict[str, dict[str, list[float | None]]],
+def _assemble(table: OutcomeTable, candidates: Sequence[str], per: dict[str, dict[str, list[float | None]]],
               pooled: dict[str, dict[str, list[float | None]]], oof0: dict[str, F64], folds: int,
               seeds: Sequence[int], kind: str, label: str) -> BenchResult:
     k = len(table.tiers)
@@ -142,7 +142,7 @@ def _assemble(table: OutcomeTable, scorers: Sequence[str], per: dict[str, dict[s
     c_min, c_max = float(tier_c.min()), float(tier_c.max())
     result = BenchResult(summary={})
     routers: dict[str, dict[str, Any]] = {}
-    for name in [*scorers, "random", "oracle"]:
+    for name in [*candidates, "random", "oracle"]:
         entry: dict[str, Any] = {}
         if k == 2:
             for key in TWO_TIER_KEYS:
@@ -161,7 +161,7 @@ def _assemble(table: OutcomeTable, scorers: Sequence[str], per: dict[str, dict[s
         routers[name] = entry
     # cost-quality points and AIQ (any number of tiers), pooled OOF of the first seed
     if c_max > c_min:
-        for name in scorers:
+        for name in candidates:
             x, q = cost_quality_points(oof0[name], sc, co)
             result.points[name] = (x, q)
             routers[name]["aiq"] = M.aiq(x, q, c_min, c_max)
@@ -172,11 +172,11 @@ def _assemble(table: OutcomeTable, scorers: Sequence[str], per: dict[str, dict[s
         routers["random"]["aiq"] = M.aiq(tier_c, tier_q, c_min, c_max)
     if k == 2:
         w, s = sc[:, 0], sc[:, 1]
-        for name in scorers:
+        for name in candidates:
             result.curves[name] = M.quality_curve(-oof0[name][:, 0], w, s)
         result.curves["random"] = M.random_curve(w, s)
         result.curves["oracle"] = M.oracle_curve(w, s)
-    best = max(scorers, key=lambda nm: (routers[nm].get("apgr") if k == 2 else routers[nm].get("aiq")) or -1e9)
+    best = max(candidates, key=lambda nm: (routers[nm].get("apgr") if k == 2 else routers[nm].get("aiq")) or -1e9)
     result.summary = {
         "label": label, "n": len(table), "dropped": table.dropped, "tiers": list(table.tiers),
         "tier_quality": dict(zip(table.tiers, tier_q.round(6).tolist(), strict=True)),

@@ -1,6 +1,7 @@
-"""Candidate routers for the benchmark: each fits on training rows and scores test rows.
+"""Candidate routers for ``router bench``: each fits on training rows and rates test rows.
 
-A scorer returns ``goodness`` of shape ``(n_test, n_tiers - 1)``: higher means tier ``t`` is more
+(Not to be confused with eval scorers, :mod:`smallfirst.evaluate.scorers`, which grade answers.)
+A candidate returns ``goodness`` of shape ``(n_test, n_tiers - 1)``: higher means tier ``t`` is more
 likely good enough (for two tiers, the strong tier is called for the lowest goodness first).
 """
 
@@ -24,7 +25,7 @@ I64 = npt.NDArray[np.int64]
 
 @dataclass
 class BenchContext:
-    """Lazily built per-table state shared by the scorers (features are computed once)."""
+    """Lazily built per-table state shared by the candidates (features are computed once)."""
 
     table: OutcomeTable
     kind: str
@@ -64,10 +65,10 @@ class BenchContext:
         return self._levels
 
 
-Scorer = Callable[[BenchContext, I64, I64], F64]
+Candidate = Callable[[BenchContext, I64, I64], F64]
 
 
-def learned(with_meta: bool) -> Scorer:
+def learned(with_meta: bool) -> Candidate:
     """The learned router's model, refitted per fold (C by inner CV on the training folds unless fixed)."""
     def run(ctx: BenchContext, tr: I64, te: I64) -> F64:
         fm = ctx.features(with_meta)
@@ -106,7 +107,7 @@ def task_prior(ctx: BenchContext, tr: I64, te: I64) -> F64:
     return out
 
 
-def rules_scorer(ctx: BenchContext, tr: I64, te: I64) -> F64:
+def rules_candidate(ctx: BenchContext, tr: I64, te: I64) -> F64:
     """The zero-config rules router: lower complexity level = cheaper tier good enough (not trained)."""
     lv = ctx.levels()[te]
     return np.repeat(-lv[:, None], ctx.table.scores.shape[1] - 1, axis=1)
@@ -141,12 +142,12 @@ def tfidf_lr(ctx: BenchContext, tr: I64, te: I64) -> F64:
     return out
 
 
-SCORERS: dict[str, Scorer] = {
+CANDIDATES: dict[str, Candidate] = {
     "learned": learned(True),
     "learned-text": learned(False),
     "tfidf-lr": tfidf_lr,
     "task-prior": task_prior,
     "length": length_heuristic,
-    "rules": rules_scorer,
+    "rules": rules_candidate,
 }
-DEFAULT_SCORERS = ("learned", "learned-text", "task-prior", "length", "rules")
+DEFAULT_CANDIDATES = ("learned", "learned-text", "task-prior", "length", "rules")
