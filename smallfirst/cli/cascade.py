@@ -8,7 +8,9 @@ from typing import Annotated, Any
 
 import typer
 
-app = typer.Typer(no_args_is_help=True, help="The cascade: calibrate acceptance thresholds of task contracts.")
+from smallfirst.cli.app import new_app
+
+app = new_app(no_args_is_help=True, help="The cascade: calibrate acceptance thresholds of task contracts.")
 
 
 def _fmt(x: float | None, pct: bool = False) -> str:

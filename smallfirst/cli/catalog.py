@@ -11,8 +11,9 @@ from rich.console import Console
 from rich.table import Table
 
 from smallfirst.catalog import load_catalog
+from smallfirst.cli.app import new_app
 
-app = typer.Typer(no_args_is_help=True, help="List the catalog: open models, hardware profiles, API prices.")
+app = new_app(no_args_is_help=True, help="List the catalog: open models, hardware profiles, API prices.")
 JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON (with every source)")]
 
 

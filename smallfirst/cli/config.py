@@ -7,9 +7,10 @@ from typing import Annotated
 
 import typer
 
+from smallfirst.cli.app import new_app
 from smallfirst.config.loader import load
 
-app = typer.Typer(no_args_is_help=True, help="Check and show smallfirst.toml.")
+app = new_app(no_args_is_help=True, help="Check and show smallfirst.toml.")
 
 PathOpt = Annotated[Path | None, typer.Argument(help="config file (default ./smallfirst.toml or built-in defaults)")]
 

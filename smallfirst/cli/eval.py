@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from smallfirst.core.errors import BadRequestError
+from smallfirst.cli.errors import UsageError
 
 
 def _report(run_dir: Path, quality_target: float, pass_threshold: float, html: Path | None,
@@ -37,7 +37,8 @@ def _compare(runs: tuple[Path, Path], target_a: str | None, target_b: str | None
 
 
 def eval_command(
-    tasks: Annotated[Path | None, typer.Argument(help="task file (JSONL; see `smallfirst.evaluate.tasks`)")] = None,
+    tasks: Annotated[Path | None, typer.Argument(
+        help="task file: JSONL, one task a line (README.md, 'Task files'; e.g. examples/tasks.jsonl)")] = None,
     config: Annotated[Path | None, typer.Option("--config", "-c", help="smallfirst.toml path")] = None,
     run: Annotated[Path | None, typer.Option(
         "--run", "-o", help="run folder (default eval-runs/<task file name>); an existing one is resumed")] = None,
@@ -67,7 +68,7 @@ def eval_command(
     """Run your labelled tasks on each configured tier; quality, cost, latency, routing, outcomes."""
     modes = sum(x is not None for x in (tasks, compare, report))
     if modes != 1:
-        raise BadRequestError("give a task file, or --compare RUN_A RUN_B, or --report RUN (exactly one)",
+        raise UsageError("give a task file, or --compare RUN_A RUN_B, or --report RUN (exactly one)",
                               hint="e.g. smallfirst eval tasks.jsonl")
     if compare is not None:
         _compare(compare, target_a, target_b, min_delta)

@@ -9,9 +9,10 @@ from typing import Annotated, Any
 
 import typer
 
+from smallfirst.cli.app import new_app
 from smallfirst.core.errors import BadRequestError
 
-app = typer.Typer(no_args_is_help=True, help="Turn escalations into training data, QLoRA-tune the local model, "
+app = new_app(no_args_is_help=True, help="Turn escalations into training data, QLoRA-tune the local model, "
                                              "gate it on held-out tasks, deploy it, recalibrate the router.")
 
 ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="smallfirst.toml path")]

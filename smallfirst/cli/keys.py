@@ -18,10 +18,11 @@ from smallfirst.access.keys import Limits
 from smallfirst.access.keystore import KeyStore
 from smallfirst.access.limits import utc_day
 from smallfirst.access.shared import open_keystore
+from smallfirst.cli.app import new_app
 from smallfirst.config.loader import load
 from smallfirst.core.errors import BadRequestError
 
-app = typer.Typer(no_args_is_help=True, help="Create, list and revoke gateway API keys.")
+app = new_app(no_args_is_help=True, help="Create, list and revoke gateway API keys.")
 
 ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="smallfirst.toml (its log.path holds "
                                                                          "the keys; with [access] shared = true, "

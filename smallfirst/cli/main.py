@@ -1,12 +1,35 @@
-"""`smallfirst` entry point: registers the verbs and turns errors into one line + exit code."""
+"""`smallfirst` entry point: registers the verbs and turns errors into one line + exit code.
+
+Exit codes: 0 done, 1 a failure while running, 2 a usage or config mistake, 130 interrupted.
+``--debug`` (anywhere before ``--``) or ``SMALLFIRST_DEBUG=1`` lets Python print the full traceback.
+"""
 
 from __future__ import annotations
 
+import os
 import sys
+from typing import Annotated
 
 import typer
 
-from smallfirst.core.errors import ConfigError, SmallfirstError
+from smallfirst.cli.app import new_app
+from smallfirst.cli.errors import error_exit_code, is_help_request, legacy_json_path, runtime_line, usage_line
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        typer.echo(f"smallfirst {version('smallfirst')}")
+        raise typer.Exit(0)
+
+
+def _root(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="print the version and exit")] = False,
+    debug: Annotated[bool, typer.Option("--debug", help="show the full traceback of an error")] = False,
+) -> None:
+    """SLM-first gateway: answer locally first, escalate only when needed."""
 
 
 def build() -> typer.Typer:
@@ -21,8 +44,8 @@ def build() -> typer.Typer:
     from smallfirst.cli import router as router_cli
     from smallfirst.cli import serve as serve_cli
 
-    app = typer.Typer(name="smallfirst", no_args_is_help=True, add_completion=False,
-                      help="SLM-first gateway: answer locally first, escalate only when needed.")
+    app = new_app(name="smallfirst", no_args_is_help=True)
+    app.callback()(_root)
     app.command("serve")(serve_cli.serve)
     app.add_typer(config_cli.app, name="config")
     app.add_typer(keys_cli.app, name="keys")
@@ -36,25 +59,43 @@ def build() -> typer.Typer:
     return app
 
 
+def _split_debug(argv: list[str]) -> tuple[list[str], bool]:
+    """Drop ``--debug`` wherever it is before ``--`` (it is a global switch, not a verb's option)."""
+    end = argv.index("--") if "--" in argv else len(argv)
+    kept = [a for a in argv[:end] if a != "--debug"] + argv[end:]
+    return kept, len(kept) != len(argv) or os.environ.get("SMALLFIRST_DEBUG", "") not in ("", "0")
+
+
 def main(argv: list[str] | None = None) -> int:
+    args, debug = _split_debug(list(sys.argv[1:] if argv is None else argv))
+    args = legacy_json_path(args)
     app = build()
     try:
-        rc = app(args=argv, standalone_mode=False)  # click returns typer.Exit's code here
-    except SmallfirstError as err:
-        print(f"smallfirst: error: {err.one_line()}", file=sys.stderr)
-        return 2 if isinstance(err, ConfigError) else 1
+        rc = app(args=args, prog_name="smallfirst", standalone_mode=False)  # returns typer.Exit's code
     except typer.Exit as e:
         return int(e.exit_code or 0)
     except typer.Abort:
         print("smallfirst: aborted", file=sys.stderr)
         return 130
-    except Exception as e:  # click usage errors carry their own exit code
-        import click
-
-        if isinstance(e, click.ClickException):
-            e.show()
-            return e.exit_code
-        raise
+    except KeyboardInterrupt:
+        print("smallfirst: interrupted", file=sys.stderr)
+        return 130
+    except typer.TyperException as e:  # click's usage errors (typer's bundled click)
+        if debug:
+            raise
+        if is_help_request(e):
+            typer.echo(e.format_message())
+            return 0
+        if e.exit_code == 2:
+            print(usage_line(e), file=sys.stderr)
+        else:
+            print(f"smallfirst: error: {e.format_message()}", file=sys.stderr)
+        return e.exit_code
+    except Exception as e:
+        if debug:
+            raise
+        print(runtime_line(e), file=sys.stderr)
+        return error_exit_code(e)
     return rc if isinstance(rc, int) else 0
 
 

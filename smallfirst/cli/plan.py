@@ -17,6 +17,7 @@ from rich.console import Console
 
 from smallfirst.catalog import Catalog, load_catalog
 from smallfirst.catalog.prices import strip_route
+from smallfirst.cli.app import new_app
 from smallfirst.core.errors import BadRequestError
 from smallfirst.sizing import machine as machines
 from smallfirst.sizing.cost import Workload
@@ -205,5 +206,5 @@ def plan(
     sys.stdout.flush()
 
 
-app = typer.Typer(add_completion=False)
+app = new_app(add_completion=False)
 app.command()(plan)

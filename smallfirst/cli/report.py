@@ -8,12 +8,13 @@ from typing import Annotated, Any
 import orjson
 import typer
 
+from smallfirst.cli.app import new_app
 from smallfirst.cli.logstore import open_store
 from smallfirst.cli.report_residency import residency
 from smallfirst.config.loader import load
 from smallfirst.config.schema import Settings
 
-app = typer.Typer(help="Tier mix vs target, cost and savings, latency, escalations and residency from the "
+app = new_app(help="Tier mix vs target, cost and savings, latency, escalations and residency from the "
                        "request log.", invoke_without_command=True, no_args_is_help=False)
 app.command("residency")(residency)
 
@@ -79,22 +80,26 @@ def report(
                         ] = None,
     html: Annotated[Path | None, typer.Option(help="write a standalone HTML report (inline SVG plots)")] = None,
     png: Annotated[Path | None, typer.Option(help="write the four plots as one PNG")] = None,
-    json_out: Annotated[Path | None, typer.Option("--json", help="write the overview JSON (the admin API's)")
-                        ] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="print the overview JSON (the admin API's) to stdout "
+                                          "instead of the tables")] = False,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="write the overview JSON to this file")] = None,
 ) -> None:
     """Print the overview; optionally write HTML, PNG and JSON."""
     if ctx.invoked_subcommand is not None:
         return
     o = overview_for(load(config), log, since, until, bucket, baseline)
-    print_overview(o)
-    if json_out is not None:
-        json_out.write_bytes(orjson.dumps(o, option=orjson.OPT_INDENT_2))
-        typer.echo(f"wrote {json_out}")
+    if json_out:
+        typer.echo(orjson.dumps(o, option=orjson.OPT_INDENT_2).decode())
+    else:
+        print_overview(o)
+    if out is not None:
+        out.write_bytes(orjson.dumps(o, option=orjson.OPT_INDENT_2))
+        typer.echo(f"wrote {out}", err=json_out)
     if html is not None or png is not None:
         from smallfirst.dashboard.report_html import render_html, save_png
 
         if html is not None:
             html.write_text(render_html(o), encoding="utf-8")
-            typer.echo(f"wrote {html}")
+            typer.echo(f"wrote {html}", err=json_out)
         if png is not None:
-            typer.echo(f"wrote {save_png(o, png)}")
+            typer.echo(f"wrote {save_png(o, png)}", err=json_out)

@@ -95,8 +95,9 @@ def residency(
     since: Annotated[str | None, typer.Option(help="start: 2026-05-01, ISO 8601, epoch seconds or 7d (default 24h)")
                      ] = None,
     until: Annotated[str | None, typer.Option(help="end (default now)")] = None,
-    json_out: Annotated[Path | None, typer.Option("--json", help="write the evidence JSON (the admin API's)")
-                        ] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="print the evidence JSON (the admin API's) to stdout "
+                                          "instead of the tables")] = False,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="write the evidence JSON to this file")] = None,
     html: Annotated[Path | None, typer.Option(help="write a standalone HTML page")] = None,
     check: Annotated[bool, typer.Option("--check", help="exit 1 when any sensitive request left this host "
                                                         "unredacted or cannot be verified. Certifies flagged "
@@ -112,15 +113,18 @@ def residency(
     only: unflagged egress is counted, not certified.
     """
     e = evidence_for(config, log, since, until)
-    print_evidence(e)
-    if json_out is not None:
-        json_out.write_bytes(orjson.dumps(e, option=orjson.OPT_INDENT_2))
-        typer.echo(f"wrote {json_out}")
+    if json_out:
+        typer.echo(orjson.dumps(e, option=orjson.OPT_INDENT_2).decode())
+    else:
+        print_evidence(e)
+    if out is not None:
+        out.write_bytes(orjson.dumps(e, option=orjson.OPT_INDENT_2))
+        typer.echo(f"wrote {out}", err=json_out)
     if html is not None:
         from smallfirst.dashboard.residency_html import render_residency_html
 
         html.write_text(render_residency_html(e), encoding="utf-8")
-        typer.echo(f"wrote {html}")
+        typer.echo(f"wrote {html}", err=json_out)
     if check:
         typer.echo("--check certifies flagged traffic only: unflagged requests that left this host are counted, "
                    "not certified")

@@ -9,9 +9,10 @@ from typing import Annotated, Any
 
 import typer
 
+from smallfirst.cli.app import new_app
 from smallfirst.core.errors import BadRequestError
 
-app = typer.Typer(no_args_is_help=True, help="Train, calibrate and benchmark the learned router.")
+app = new_app(no_args_is_help=True, help="Train, calibrate and benchmark the learned router.")
 
 OutcomesArg = Annotated[str, typer.Argument(
     help="outcomes JSONL (the format `smallfirst eval` writes), or routellm:<mmlu|gsm8k|mt-bench|all>")]

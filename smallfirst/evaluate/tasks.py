@@ -45,7 +45,8 @@ _KEYS = frozenset({"id", "prompt", "system", "messages", "expected", "type", "sc
                    "dataset"})
 _CONTRACT_KEYS = frozenset({"labels", "schema", "fields", "regex"})
 _SHOWN = 5
-_FORMAT_HINT = "each line is a JSON object with prompt (or messages) and expected; see smallfirst/evaluate/tasks.py"
+_FORMAT_HINT = ("each line is a JSON object with prompt (or messages) and expected; see \"Task files\" in "
+                "README.md (examples/tasks.jsonl is one)")
 
 
 @dataclass(frozen=True, slots=True)
