@@ -21,7 +21,7 @@ $(VENV)/.installed: pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -c "import llama_cpp" 2>/dev/null || \
 		$(BIN)/python -m pip install -q --no-cache-dir "llama-cpp-python[server]>=0.3.7"
-	$(BIN)/python -m pip install -q -e ".[embedded,dev,finetune]"
+	$(BIN)/python -m pip install -q -e ".[embedded,embeddings,dev,finetune]"
 	touch $@
 
 install: $(VENV)/.installed

@@ -220,6 +220,12 @@ class OpenAICompatBackend(Backend):
             return StreamInterruptedError(translated.message, hint=translated.hint)
         return translated
 
+    async def embed(self, payload: dict[str, Any]) -> Any:
+        """POST an OpenAI embeddings body (``model`` is set to this endpoint's) to ``/embeddings``; the decoded
+        JSON answer (:mod:`smallfirst.embeddings.http` reads it)."""
+        self._check_key()
+        return await self._http.post_json("/embeddings", {**payload, "model": self.model})
+
     async def health(self) -> dict[str, Any]:
         info: dict[str, Any] = {"endpoint": self.name, "url": self.base_url, "model": self.model}
         if self._missing_key:

@@ -14,12 +14,14 @@ import orjson
 from smallfirst.config.schema import Settings
 from smallfirst.core.errors import MethodNotAllowedError, NotFoundError, SmallfirstError
 from smallfirst.pipeline import Pipeline, build_pipeline
+from smallfirst.pipeline.embeddings import build_embeddings
 from smallfirst.resilience import metrics as resilience_metrics
 from smallfirst.server.admin import Admin, build_view
 from smallfirst.server.asgi import Handler, Receive, Scope, Send, send_json, send_openai_error
+from smallfirst.server.embeddings_handler import EmbeddingsHandler
 from smallfirst.server.handler import WireHandler
 from smallfirst.server.metrics import Metrics
-from smallfirst.wire import anthropic_messages, openai_chat
+from smallfirst.wire import anthropic_messages, openai_chat, openai_embeddings
 
 
 class Gateway:
@@ -36,9 +38,11 @@ class Gateway:
         max_body = settings.server.max_body_bytes
         self.chat = WireHandler(openai_chat.OpenAIChat(), self.engine, self.access, max_body)
         self.messages = WireHandler(anthropic_messages.AnthropicMessages(), self.engine, self.access, max_body)
+        self.embeddings = EmbeddingsHandler(build_embeddings(pipeline), self.engine, self.access, max_body)
         self._routes: dict[tuple[str, str], Handler] = {
             ("POST", openai_chat.PATH): self.chat,
             ("POST", anthropic_messages.PATH): self.messages,  # Anthropic Messages API, same request path
+            ("POST", openai_embeddings.PATH): self.embeddings,  # the embeddings route (built-in local model by default)
             ("GET", "/v1/models"): self.access.guard(self.models, send_openai_error),
             ("GET", "/healthz"): self.healthz,
         }
@@ -93,6 +97,7 @@ class Gateway:
             return
         self._closed = True
         await self.engine.aclose()
+        await self.embeddings.service.aclose()
         await asyncio.to_thread(self.access.close)
         await asyncio.to_thread(self.pipeline.store.close)
 

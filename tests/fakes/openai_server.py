@@ -1,20 +1,24 @@
 """A fake OpenAI Chat Completions server; bodies are built from the official ``openai`` SDK types.
 
 Routes: ``GET /v1/models``, ``POST /v1/chat/completions`` (JSON or SSE with ``data: [DONE]``;
-usage chunk only when ``stream_options.include_usage`` is true, as OpenAI does). Answers are an
-echo of the last user message (or ``reply``), tool calls when tools are offered, a schema example
+usage chunk only when ``stream_options.include_usage`` is true, as OpenAI does), ``POST /v1/embeddings``
+(deterministic unit vectors of hashed words, ``embedding_dims`` long or ``dimensions``; float or base64).
+Answers are an echo of the last user message (or ``reply``), tool calls when tools are offered, a schema example
 for ``response_format`` json_schema, logprobs when asked, ``finish_reason="length"`` past
 ``max_tokens``. See :mod:`tests.fakes.base` for faults.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import time
 from typing import Any
 
 from aiohttp import web
-from openai.types import CompletionUsage, Model
+from openai.types import CompletionUsage, CreateEmbeddingResponse, Embedding, Model
+from openai.types import create_embedding_response as cer
 from openai.types.chat import (
     ChatCompletion,
     ChatCompletionChunk,
@@ -47,16 +51,28 @@ def error_response(status: int, message: str, etype: str, code: str | None, para
     return web.json_response(body, status=status, headers=headers)
 
 
+def fake_vector(text: str, dims: int) -> list[float]:
+    """A deterministic unit vector: each lower-cased word adds ±1 at a hashed position."""
+    v = [0.0] * dims
+    for word in text.lower().split() or [""]:
+        h = hashlib.sha256(word.encode()).digest()
+        v[int.from_bytes(h[:4], "little") % dims] += 1.0 if h[4] & 1 else -1.0
+    norm = sum(x * x for x in v) ** 0.5 or 1.0
+    return [x / norm for x in v]
+
+
 class FakeOpenAI(FakeServer):
     default_model = "gpt-fake"
     logprob = -0.05  # every token's log-probability
+    embedding_dims = 16  # length of /v1/embeddings vectors when the request sends no "dimensions"
 
     @property
     def base_url(self) -> str:
         return self.url + "/v1"
 
     def routes(self) -> list[web.RouteDef]:
-        return [web.get("/v1/models", self.models), web.post("/v1/chat/completions", self.chat)]
+        return [web.get("/v1/models", self.models), web.post("/v1/chat/completions", self.chat),
+                web.post("/v1/embeddings", self.embeddings)]
 
     async def models(self, request: web.Request) -> web.Response:
         await self.record(request)
@@ -109,6 +125,37 @@ class FakeOpenAI(FakeServer):
             return await write_stream(request, _sse_response(), self._sse(body, answer, usage), fault,
                                       b"data: " + json.dumps(error).encode() + b"\n\n")
         return web.json_response(self._completion(body, answer, usage).model_dump(mode="json", exclude_unset=True))
+
+    async def embeddings(self, request: web.Request) -> web.StreamResponse:
+        rec = await self.record(request)
+        if (denied := self._auth(request)) is not None:
+            return denied
+        body = rec.body
+        raw = body.get("input") if isinstance(body, dict) else None
+        texts = [raw] if isinstance(raw, str) else raw
+        if not isinstance(texts, list) or not texts or not all(isinstance(t, str) and t for t in texts):
+            return error_response(400, "'$.input' is invalid. Please check the API reference: "
+                                  "https://platform.openai.com/docs/api-reference.", "invalid_request_error", None)
+        assert isinstance(body, dict)
+        fault = self.take_fault()
+        if await self.before_first_byte(request, fault):
+            return web.Response()
+        if fault is not None and fault.status is not None:
+            msg, etype, code = _DEFAULT_ERRORS.get(fault.status, ("Bad request.", "invalid_request_error", None))
+            headers = {"Retry-After": fault.retry_after} if fault.retry_after else None
+            return error_response(fault.status, fault.message or msg, etype, fault.code or code, headers=headers)
+        dims = body.get("dimensions") or self.embedding_dims
+        rows: list[Any] = [fake_vector(t, int(dims)) for t in texts]
+        if body.get("encoding_format") == "base64":
+            import numpy as np
+
+            rows = [base64.b64encode(np.asarray(r, dtype="<f4").tobytes()).decode() for r in rows]
+        tokens = estimate_tokens(texts)
+        # model_construct: a base64 row is a string, which the SDK's type (list[float]) does not describe
+        resp = CreateEmbeddingResponse.model_construct(
+            object="list", model=self.model, usage=cer.Usage(prompt_tokens=tokens, total_tokens=tokens),
+            data=[Embedding.model_construct(object="embedding", index=i, embedding=r) for i, r in enumerate(rows)])
+        return web.json_response(resp.model_dump(mode="json", warnings=False))
 
     def _answer(self, body: dict[str, Any], last_user: str) -> Answer:
         tools = [t["function"] for t in body.get("tools") or [] if t.get("type") == "function"]
