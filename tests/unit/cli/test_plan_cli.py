@@ -59,11 +59,28 @@ def test_plan_json_and_plot(tmp_path: Path) -> None:
 
 def test_plan_write_then_config_validate(tmp_path: Path) -> None:
     cfg = tmp_path / "smallfirst.toml"
-    out = _invoke("plan", "--hardware", "apple-m5-max", "--sensitive-share", "0.3",
-                  "--frontier-model", "anthropic/claude-sonnet-4-5", "--write", str(cfg))
+    out = _invoke("plan", "--hardware", "apple-m5-max", "--sensitive-share", "0.3", "--local-backend", "ollama",
+                  "--all-tiers", "--frontier-model", "anthropic/claude-sonnet-4-5", "--write", str(cfg))
     assert "wrote config" in out
     validated = _invoke("config", "validate", str(cfg))
     assert validated.startswith("ok:") and "local(1) → mid(1) → frontier(1)" in validated
+
+
+def test_plan_write_serves_here_by_default(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No Ollama and no API keys: the bundled model serves, API tiers are commented out as 'needs KEY'."""
+    for var in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY"):
+        monkeypatch.delenv(var, raising=False)
+    cfg = tmp_path / "smallfirst.toml"
+    out = _invoke("plan", "--hardware", "apple-m5-max", "--write", str(cfg))
+    assert "serving tiers: local" in out
+    text = cfg.read_text()
+    assert 'model = "smollm2-135m-instruct"' in text and "planned local model:" in text
+    assert "# tier 'mid' needs OPENAI_API_KEY" in text and '# backend = "openai"' in text
+    validated = _invoke("config", "validate", str(cfg))
+    assert "tiers local(1);" in validated
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    out = _invoke("plan", "--hardware", "apple-m5-max", "--write", str(cfg), "--force")
+    assert "serving tiers: local, mid, frontier" in out
 
 
 def test_plan_table_mentions_costs_and_assumptions() -> None:
