@@ -191,6 +191,16 @@ class RoutingConfig(Strict):
 
 DATA_CLASSES = ("pii", "phi", "secret", "financial")
     sticky: bool = Field(default=True, description="a conversation answered above the lowest tier continues "
+    sticky: bool = Field(default=True, description="a conversation answered above the lowest tier continues "
+                         "there (smallfirst.policy.sticky: named by x-smallfirst-conversation or "
+                         "metadata.conversation_id, else by its opening)")
+    sticky_ttl_s: float = Field(default=3600.0, gt=0, description="how long a conversation stays sticky")
+    target_mix: dict[str, float] | None = Field(default=None, description="tier → share of routed requests "
+                                                 "to serve there, e.g. {local = 0.7, mid = 0.2, frontier = 0.1}; "
+                                                 "the mix governor steers any router toward it (default: a "
+                                                 "learned router's calibrated mix, else no governor)")
+    governor_max_move: float = Field(default=0.3, ge=0, le=1, description="mix governor, routers without "
+                                     "thresholds: largest share of a tier's picks moved one tier up or down")
                          "there (smallfirst.policy.sticky: named by x-smallfirst-conversation or "
                          "metadata.conversation_id, else by its opening)")
     sticky_ttl_s: float = Field(default=3600.0, gt=0, description="how long a conversation stays sticky")
@@ -296,5 +306,15 @@ class Settings(Strict):
         return self
 
     @property
+        mix = self.routing.target_mix
+        if mix is not None:
+            unknown = [t for t in mix if t not in seen]
+            if unknown:
+                raise ValueError(f"routing.target_mix names {', '.join(map(repr, unknown))}, which "
+                                 f"{'is not a tier' if len(unknown) == 1 else 'are not tiers'} "
+                                 f"(tiers: {', '.join(seen)})")
+            if any(v < 0 for v in mix.values()) or abs(sum(mix.values()) - 1.0) > 0.01:
+                raise ValueError(f"routing.target_mix shares must be >= 0 and sum to 1 (they sum to "
+                                 f"{sum(mix.values()):g})")
     def tier_names(self) -> tuple[str, ...]:
         return tuple(t.name for t in self.tiers)

@@ -75,8 +75,11 @@ def default_target(names: Sequence[str]) -> dict[str, float]:
 
 
 def target_mix(settings: Settings) -> dict[str, float]:
-    """The calibrated target of a learned router's thresholds file, else :func:`default_target`."""
+    """``routing.target_mix``, else the calibrated target of a learned router's thresholds file, else
+    :func:`default_target`."""
     rc = settings.routing
+    if rc.target_mix:
+        return {t: float(rc.target_mix.get(t, 0.0)) for t in settings.tier_names}
     if rc.router == "learned" and rc.artifact:
         from smallfirst.routing.learned import ThresholdsFile, thresholds_path_for
 

@@ -66,6 +66,7 @@ def build_pipeline(settings: Settings) -> Pipeline:
     from smallfirst.policy import ContextWindowPolicy
     from smallfirst.policy.capability import CapabilityPolicy
     from smallfirst.policy.sticky import StickyPolicy
+    from smallfirst.routing.governed import GovernedRouter
 
     residency = build_residency(settings)
     tiers = build_tiers(settings, residency.policy if residency.masks else None)
@@ -76,6 +77,10 @@ def build_pipeline(settings: Settings) -> Pipeline:
         policies.append(StickyPolicy([t.name for t in tiers], ttl_s=settings.routing.sticky_ttl_s))
     policies.extend(plugin_policies(settings))
     access = open_access(settings, tiers)
-    return Pipeline(settings, tuple(tiers), tuple(policies), build_router(settings), build_store(settings),
+    router = build_router(settings)
+    observers: list[Observer] = [access.observe]
+    if isinstance(router, GovernedRouter):
+        observers.append(router.observe)  # the mix governor counts the tier that served
+    return Pipeline(settings, tuple(tiers), tuple(policies), router, build_store(settings),
                     residency.signals, access, build_checker(settings, tiers), residency.boundary,
-                    (access.observe,))
+                    tuple(observers))

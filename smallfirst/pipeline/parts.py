@@ -20,8 +20,17 @@ SignalFn = Callable[[ChatRequest], Signals]
 
 
 def build_router(settings: Settings) -> Router:
+    """The configured router; wrapped in the mix governor when a target mix applies (``routing.target_mix``,
+    else a learned router's calibrated mix) and there is more than one tier."""
     router: Router = router_factory(settings.routing.router)(settings)
-    return router
+    rc = settings.routing
+    target = rc.target_mix or getattr(router, "target_mix", None)
+    if not target or len(settings.tiers) < 2 or rc.governor_window == 0:
+        return router
+    from smallfirst.routing.governed import GovernedRouter
+
+    return GovernedRouter(router, settings.tier_names, target, window=rc.governor_window,
+                          max_shift=rc.governor_max_shift, max_move=rc.governor_max_move)
 
 
 def build_store(settings: Settings) -> Store:

@@ -1,11 +1,13 @@
-"""Mix governor: holds the realised tier mix near the target over a sliding window.
+"""Mix governor: holds the *served* tier mix near the target.
 
-Each router decision is observed. For every non-top tier ``t`` the governor compares the realised
-share of requests sent to tiers ``0..t`` (cumulative) with the target's, over the last ``window``
-decisions, and nudges that tier's threshold offset by ``gain × error`` (integral control), clipped to
-``± max_shift``: too many requests on the cheap tier → its threshold rises, too few → it falls. The
-offsets are bounded, so a router can never be pushed far from its calibration, and they show in the
-decision reason.
+It is told the tier that answered each routed request (after fallbacks and cascade escalations, from the
+request log's rows), keeps a smoothed share per tier (an exponential moving average over about
+``1/alpha`` requests; ``alpha = 0``: the plain share over the last ``window``), and for every non-top tier
+``t`` compares the served share of tiers ``0..t`` (cumulative) with the target's. Each observation nudges
+that boundary's correction by ``gain × error`` (integral control), clipped to ``± max_shift``: too many
+requests answered cheaply → the correction rises, too few → it falls. What a correction does is up to the
+router (:mod:`smallfirst.routing.governed`): a threshold offset for the learned router, a share of picks
+moved one tier for the others. Bounded, so a router is never pushed far from what it decided.
 """
 
 from __future__ import annotations
@@ -21,23 +23,29 @@ F64 = npt.NDArray[np.float64]
 
 class MixGovernor:
     def __init__(self, target_mix: Sequence[float], window: int = 500, max_shift: float = 0.15,
-                 gain: float = 0.004, warmup: int = 50) -> None:
+                 gain: float = 0.004, warmup: int = 50, alpha: float = 0.0) -> None:
         if len(target_mix) < 2:
             raise ValueError("a mix governor needs at least two tiers")
         if window < 1:
             raise ValueError("window must be at least 1")
-        self.target_cum = np.cumsum(np.asarray(target_mix, dtype=np.float64))[:-1]
+        if not 0.0 <= alpha < 1.0:
+            raise ValueError("alpha must be in [0, 1)")
+        self.target = np.asarray(target_mix, dtype=np.float64)
+        self.target_cum = np.cumsum(self.target)[:-1]
         self.window = window
         self.max_shift = max_shift
         self.gain = gain
+        self.alpha = alpha
         self.warmup = min(warmup, window)
         self._recent: deque[int] = deque(maxlen=window)
         self._counts = np.zeros(len(target_mix), dtype=np.int64)
+        self._smooth: F64 | None = None
         self._offset = np.zeros(len(target_mix) - 1)
+        self.observed = 0
 
     @property
     def offsets(self) -> F64:
-        """Current threshold offsets, one per non-top tier."""
+        """Current corrections, one per non-top tier."""
         return self._offset.copy()
 
     def realised(self) -> F64:
@@ -47,14 +55,20 @@ class MixGovernor:
         return out
 
     def observe(self, tier_index: int) -> None:
-        """Record one decision (index in the router's tier list) and update the offsets."""
+        """Record one served request (index in the tier list) and update the corrections."""
         if len(self._recent) == self.window:
             self._counts[self._recent[0]] -= 1
         self._recent.append(tier_index)
         self._counts[tier_index] += 1
-        if len(self._recent) < self.warmup:
+        self.observed += 1
+        if self.alpha > 0:
+            x = np.zeros(len(self.target))
+            x[tier_index] = 1.0
+            self._smooth = x if self._smooth is None else self._smooth + self.alpha * (x - self._smooth)
+        if self.observed < self.warmup:
             return
-        real_cum = np.cumsum(self.realised())[:-1]
+        share = self._smooth if self._smooth is not None else self.realised()
+        real_cum = np.cumsum(share)[:-1]
         self._offset = np.clip(self._offset + self.gain * (real_cum - self.target_cum),
                                -self.max_shift, self.max_shift)
 

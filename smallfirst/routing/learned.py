@@ -1,5 +1,5 @@
-"""The learned router: a trained artifact (``router train``) + thresholds (``router calibrate``) + an
-optional mix governor that keeps the live tier mix near the calibrated target.
+"""The learned router: a trained artifact (``router train``) + thresholds (``router calibrate``), steered
+by the mix governor (:mod:`smallfirst.routing.governed`) toward the calibrated or configured target.
 
 Decision: the cheapest allowed tier ``t`` whose probability of being good enough reaches its threshold
 (plus the governor's bounded offset); the artifact's top tier always qualifies; if no allowed tier
@@ -22,7 +22,6 @@ from smallfirst.core.errors import ConfigError
 from smallfirst.core.protocols import Router
 from smallfirst.core.text import user_text
 from smallfirst.core.types import ChatRequest, RouteChoice, Signals
-from smallfirst.routing.governor import MixGovernor
 from smallfirst.routing.model import LinearRouterModel
 
 THRESHOLDS_FORMAT = "smallfirst-router-thresholds"
@@ -84,17 +83,20 @@ def router_text(request: ChatRequest) -> str:
 
 
 class LearnedRouter(Router):
-    def __init__(self, model: LinearRouterModel, thresholds: ThresholdsFile | None = None,
-                 governor_window: int = 500, governor_max_shift: float = 0.15) -> None:
+    """Thresholds steer it: :meth:`choose` takes per-tier threshold ``offsets`` (the mix governor's
+    corrections, :mod:`smallfirst.routing.governed`); its calibrated target mix is :attr:`target_mix`."""
+
+    steered_by_thresholds = True
+
+    def __init__(self, model: LinearRouterModel, thresholds: ThresholdsFile | None = None) -> None:
         self.model = model
         self.tiers = model.tiers
         self.calibrated = thresholds is not None
         base = dict(thresholds.thresholds) if thresholds else {}
         self.base = np.array([base.get(t, DEFAULT_THRESHOLD) for t in self.tiers[:-1]])
-        self.governor: MixGovernor | None = None
-        if thresholds is not None and thresholds.target_mix and governor_window > 0:
-            mix = [float(thresholds.target_mix.get(t, 0.0)) for t in self.tiers]
-            self.governor = MixGovernor(mix, window=governor_window, max_shift=governor_max_shift)
+        self.target_mix: dict[str, float] | None = (
+            {t: float(thresholds.target_mix.get(t, 0.0)) for t in self.tiers}
+            if thresholds is not None and thresholds.target_mix else None)
 
     def _probs(self, request: ChatRequest, signals: Signals) -> np.ndarray[Any, np.dtype[np.float64]]:
         return self.model.probs(router_text(request), signals)
@@ -105,11 +107,12 @@ class LearnedRouter(Router):
         out[self.tiers[-1]] = 1.0
         return out
 
-    def choose(self, request: ChatRequest, signals: Signals, tiers: Sequence[str]) -> RouteChoice:
+    def choose(self, request: ChatRequest, signals: Signals, tiers: Sequence[str],
+               offsets: Mapping[str, float] | None = None) -> RouteChoice:
         if not tiers:
             raise ValueError("no tier is allowed for this request")
         p = self._probs(request, signals)
-        thr = self.base + (self.governor.offsets if self.governor is not None else 0.0)
+        thr = self.base + np.array([offsets.get(t, 0.0) for t in self.tiers[:-1]]) if offsets else self.base
         index = {t: i for i, t in enumerate(self.tiers)}
         chosen, why = tiers[-1], ""
         for t in tiers:
@@ -128,13 +131,7 @@ class LearnedRouter(Router):
         if why == "no cheaper tier passed" and cheap in index and index[cheap] < len(self.tiers) - 1:
             i = index[cheap]
             why = f"p({cheap} ok)={p[i]:.2f} < {thr[i]:.2f}"
-        if self.governor is not None and chosen in index:
-            self.governor.observe(index[chosen])
         extra = [] if self.calibrated else ["uncalibrated"]
-        if self.governor is not None:
-            g = self.governor.describe(self.tiers)
-            if g:
-                extra.append(g)
         tail = f"; {'; '.join(extra)}" if extra else ""
         scores = {t: round(float(v), 4) for t, v in zip(self.tiers[:-1], p, strict=True)}
         scores[self.tiers[-1]] = 1.0
@@ -154,4 +151,4 @@ def from_config(settings: Settings) -> Router:
                           hint="retrain with --tiers matching the config's tier names")
     thr_path = Path(rc.thresholds) if rc.thresholds else thresholds_path_for(rc.artifact)
     thresholds = ThresholdsFile.load(thr_path) if (rc.thresholds or thr_path.is_file()) else None
-    return LearnedRouter(model, thresholds, rc.governor_window, rc.governor_max_shift)
+    return LearnedRouter(model, thresholds)

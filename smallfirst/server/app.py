@@ -31,7 +31,8 @@ class Gateway:
         self.settings = settings
         self.pipeline = pipeline
         view = build_view(settings, pipeline.tiers)
-        self.metrics = Metrics(view.tiers, view.local, view.target)
+        self.metrics = Metrics(view.tiers, view.local, view.target,
+                               corrections=getattr(pipeline.router, "corrections", None))  # mix governor
         self.engine = pipeline.engine(observers=[self.metrics.observe])
         self.access = pipeline.access  # API keys, limits, budgets (in memory or shared)
         resilience_metrics.register(self.metrics.registry, pipeline.tiers)  # breakers and retries

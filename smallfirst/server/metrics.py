@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import Counter as Tally
 from collections import deque
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -27,7 +27,7 @@ class Metrics:
     """Per-app metrics. Call :meth:`observe` with every logged record; :meth:`render` for a scrape."""
 
     def __init__(self, tiers: Sequence[str], local_tiers: Collection[str], target: Mapping[str, float],
-                 *, window: int = 1000) -> None:
+                 *, window: int = 1000, corrections: Callable[[], Mapping[str, float]] | None = None) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
         self.tiers = list(tiers)
@@ -57,6 +57,10 @@ class Metrics:
         for t in self.tiers:
             self.mix_target.labels(t).set(float(target.get(t, 0.0)))
             self.mix.labels(t).set(0.0)
+        self._corrections = corrections  # the mix governor's, when one steers the router
+        self.mix_correction = Gauge("smallfirst_mix_correction", "Mix governor's current correction per "
+                                    "non-top tier (threshold offset, or share of picks moved; + = moved up)",
+                                    ["tier"], registry=r) if corrections is not None else None
         self._window: deque[str] = deque(maxlen=window)
         self._counts: Tally[str] = Tally()
         self._children: dict[tuple[str, ...], Any] = {}  # labelled children, looked up once per label set
@@ -104,4 +108,7 @@ class Metrics:
         n = len(self._window)
         for t in set(self.tiers) | set(self._counts):
             self.mix.labels(t).set(self._counts[t] / n if n else 0.0)
+        if self._corrections is not None and self.mix_correction is not None:
+            for t, v in self._corrections().items():
+                self.mix_correction.labels(t).set(v)
         return generate_latest(self.registry)

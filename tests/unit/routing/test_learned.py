@@ -10,9 +10,10 @@ import pytest
 from smallfirst.config.registry import router_factory
 from smallfirst.config.schema import EndpointConfig, RoutingConfig, Settings, TierConfig
 from smallfirst.core.errors import ConfigError
-from smallfirst.core.types import ChatRequest
+from smallfirst.core.types import ChatRequest, RequestRecord
 from smallfirst.routing import calibrate as C
 from smallfirst.routing.features import HashedFeaturizer
+from smallfirst.routing.governed import GovernedRouter
 from smallfirst.routing.learned import LearnedRouter, ThresholdsFile, thresholds_path_for
 from smallfirst.routing.model import LinearRouterModel
 from smallfirst.routing.outcomes import Outcome, OutcomeTable
@@ -147,7 +148,8 @@ def test_learned_router_from_config_decides_with_reasons(tmp_path: Path, rows3: 
     tiers = [TierConfig(name=n, endpoints=[EndpointConfig(backend="fake", model=n)]) for n in T3]
     s = Settings(tiers=tiers, routing=RoutingConfig(router="learned", artifact=str(path)))
     router = router_factory("learned")(s)
-    assert isinstance(router, LearnedRouter) and router.calibrated and router.governor is not None
+    assert isinstance(router, LearnedRouter) and router.calibrated
+    assert router.target_mix == {"local": 0.5, "mid": 0.2, "frontier": 0.3}
     easy = req("Translate into French: the garden is red")
     c = router.choose(easy, extract(easy), T3)
     assert c.tier == "local" and c.reason.startswith("learned: p(local ok)=") and "→ local" in c.reason
@@ -174,20 +176,30 @@ def test_learned_router_config_errors(tmp_path: Path, rows2: list[Outcome]) -> N
 
 
 def test_governor_holds_mix_on_shifted_traffic(tmp_path: Path, rows3: list[Outcome]) -> None:
-    """Calibrated for 50/20/30, then fed only easy prompts: the governor raises the local threshold."""
+    """Calibrated for 50/20/30, then fed only easy prompts: the governor, told the tier that served each
+    request, raises the local threshold."""
     path, model = _three_tier_router(tmp_path, rows3, [0.5, 0.2, 0.3])
-    router = LearnedRouter(model, ThresholdsFile.load(thresholds_path_for(path)), governor_window=200,
-                           governor_max_shift=0.3)
+    inner = LearnedRouter(model, ThresholdsFile.load(thresholds_path_for(path)))
+    assert inner.target_mix is not None
+    router = GovernedRouter(inner, T3, inner.target_mix, window=200, max_shift=0.3)
     easy = [r.prompt for r in rows3 if r.dataset == "easy"]
     picks = []
     for i in range(800):
         q = req(easy[i % len(easy)])
-        picks.append(router.choose(q, extract(q), T3))
-    assert router.governor is not None and router.governor.offsets[0] > 0
+        c = router.choose(q, extract(q), T3)
+        picks.append(c)
+        router.observe(served(c.tier))
+    assert router.governor.offsets[0] > 0
     early = sum(c.tier == "local" for c in picks[:100]) / 100
     late = sum(c.tier == "local" for c in picks[-200:]) / 200
     assert late < early
     assert "governor local+" in picks[-1].reason
+
+
+def served(tier: str, status: int = 200, model: str = "smallfirst/auto") -> RequestRecord:
+    return RequestRecord(request_id="r", ts=0.0, requested_model=model, tier=tier, model="m", endpoint="e",
+                         status=status, error_code=None, reason="", escalations=(), attempts=(), prompt_tokens=0,
+                         completion_tokens=0, cost_usd=0.0, latency_ms=1.0, ttft_ms=None, stream=False)
 
 
 def test_config_file_keys_build_the_learned_router(tmp_path: Path, rows2: list[Outcome]) -> None:
@@ -205,7 +217,7 @@ def test_config_file_keys_build_the_learned_router(tmp_path: Path, rows2: list[O
                "routing": {"router": "learned", "artifact": str(art), "thresholds": str(tpath),
                            "governor_window": 0}})
     router = build_router(s)
-    assert isinstance(router, LearnedRouter) and router.calibrated and router.governor is None
+    assert isinstance(router, LearnedRouter) and router.calibrated  # governor_window = 0: not governed
     assert router.base[0] == pytest.approx(thr[0])
     with pytest.raises(ConfigError, match="thresholds file"):
         build_router(parse({**s.model_dump(), "routing": {"router": "learned", "artifact": str(art),
