@@ -27,6 +27,10 @@ from smallfirst.core.protocols import Backend
 from smallfirst.core.types import Capabilities, ChatChunk, ChatRequest, ChatResponse, Usage
 
 _CONTEXT_KEYS = ("max_model_len", "context_length", "max_context_length", "context_window")
+# metadata keys the gateway reads itself (routing and contract hints): never sent upstream
+_OWN_METADATA = frozenset({"task", "smallfirst_task", "smallfirst_contract"})
+_METADATA_NEEDS_STORE = frozenset({"openai"})  # OpenAI answers 400 to metadata without store: true
+_NO_METADATA = frozenset({"gemini"})  # Gemini's OpenAI layer answers 400 to an unknown "metadata" field
 
 
 # upstreams that take Anthropic's cache_control in the OpenAI shape (on parts, tools and top level)
@@ -124,8 +128,9 @@ class OpenAICompatBackend(Backend):
                     body[key] = value
             if request.logprobs:
                 body["logprobs"] = True
-        if not body.get("store"):
-            body.pop("metadata", None)  # the gateway's routing hints; some upstreams reject the key
+            if isinstance(n := request.body.get("n"), int) and n > 1:
+                body["n"] = n
+        self._metadata(body, request)
         self._content(body)
         if self.preset.schema_as_json_object:
             fmt = body.get("response_format")
@@ -156,14 +161,29 @@ class OpenAICompatBackend(Backend):
         if messages is not None:
             body["messages"] = messages
 
+    def _metadata(self, body: dict[str, Any], request: ChatRequest) -> None:
+        """The client's ``metadata`` minus the gateway's own hints, where the upstream accepts the field."""
+        meta = body.pop("metadata", None)
+        if not isinstance(meta, dict):
+            meta = dict(request.metadata) if "messages" not in request.body and request.metadata else None
+        if meta is None or self.preset.name in _NO_METADATA:
+            return
+        if self.preset.name in _METADATA_NEEDS_STORE and not body.get("store"):
+            return
+        kept = {k: v for k, v in meta.items() if k not in _OWN_METADATA}
+        if kept:
+            body["metadata"] = kept
+
     async def complete(self, request: ChatRequest) -> ChatResponse:
         self._check_key()
         data = await self._http.post_json("/chat/completions", self._payload(request, False))
         try:
             choice = data["choices"][0]
             message = choice["message"]
+            extra = tuple(c for c in data["choices"][1:] if isinstance(c, dict) and isinstance(c.get("message"), dict))
         except (KeyError, IndexError, TypeError):
             raise self._ctx.bad_shape("no choices[0].message in the completion") from None
+        fingerprint = data.get("system_fingerprint")
         return ChatResponse(
             model=data.get("model") or self.model,
             message=message,
@@ -171,6 +191,8 @@ class OpenAICompatBackend(Backend):
             usage=_usage(data.get("usage")) or Usage(),
             id=data.get("id") or "",
             logprobs=choice.get("logprobs"),
+            extra_choices=extra,
+            system_fingerprint=fingerprint if isinstance(fingerprint, str) else None,
         )
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[ChatChunk]:

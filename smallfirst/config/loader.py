@@ -8,6 +8,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from smallfirst.config.aliases import check as check_aliases
 from smallfirst.config.errors import format_validation_error
 from smallfirst.config.plugin_options import check_plugins
 from smallfirst.config.schema import Settings
@@ -24,6 +25,7 @@ def parse(data: dict[str, Any], source: str = "config") -> Settings:
     except ValidationError as err:
         raise format_validation_error(err, source) from None
     check_plugins(settings, source)  # names the registry knows, options their models accept
+    check_aliases(settings, source)  # every alias names a route that exists
     return settings
 
 

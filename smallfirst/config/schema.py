@@ -181,16 +181,6 @@ class RoutingConfig(Strict):
     long_prompt_chars: int = Field(default=6000, ge=1)
     thresholds: str | None = Field(default=None, description="thresholds JSON from `smallfirst router "
                                    "calibrate` (default: <artifact>.thresholds.json when it exists)")
-    governor_window: int = Field(default=500, ge=0, description="mix governor: requests in the sliding "
-                                 "window (0 = off)")
-    governor_max_shift: float = Field(default=0.15, ge=0, le=1, description="mix governor: largest "
-                                      "threshold adjustment")
-    options: dict[str, Any] = Field(default_factory=dict, description="a plugin router's own settings "
-                                    "([routing.options]), checked by the plugin's option model")
-
-
-DATA_CLASSES = ("pii", "phi", "secret", "financial")
-    sticky: bool = Field(default=True, description="a conversation answered above the lowest tier continues "
     sticky: bool = Field(default=True, description="a conversation answered above the lowest tier continues "
                          "there (smallfirst.policy.sticky: named by x-smallfirst-conversation or "
                          "metadata.conversation_id, else by its opening)")
@@ -201,9 +191,15 @@ DATA_CLASSES = ("pii", "phi", "secret", "financial")
                                                  "learned router's calibrated mix, else no governor)")
     governor_max_move: float = Field(default=0.3, ge=0, le=1, description="mix governor, routers without "
                                      "thresholds: largest share of a tier's picks moved one tier up or down")
-                         "there (smallfirst.policy.sticky: named by x-smallfirst-conversation or "
-                         "metadata.conversation_id, else by its opening)")
-    sticky_ttl_s: float = Field(default=3600.0, gt=0, description="how long a conversation stays sticky")
+    governor_window: int = Field(default=500, ge=0, description="mix governor: requests in the sliding "
+                                 "window (0 = off)")
+    governor_max_shift: float = Field(default=0.15, ge=0, le=1, description="mix governor: largest "
+                                      "threshold adjustment")
+    options: dict[str, Any] = Field(default_factory=dict, description="a plugin router's own settings "
+                                    "([routing.options]), checked by the plugin's option model")
+
+
+DATA_CLASSES = ("pii", "phi", "secret", "financial")
 
 
 class ResidencyKeyConfig(Strict):
@@ -284,6 +280,8 @@ class Settings(Strict):
                                                 "options (the built-in policies have their own sections)")
     scorers: dict[str, dict[str, Any]] = Field(default_factory=dict, description="options of plugin scorers "
                                                "for `smallfirst eval`: [scorers.<name>]")
+    aliases: dict[str, str] = Field(default_factory=dict, description="model names clients send → a route: "
+                                    "smallfirst/auto, smallfirst/<tier> or a configured model (config/aliases.py)")
 
     @model_validator(mode="after")
     def _unique_names(self) -> Settings:
@@ -296,16 +294,6 @@ class Settings(Strict):
             raise ValueError("at least one tier is required")
         if self.routing.fixed_tier is not None and self.routing.fixed_tier not in seen:
             raise ValueError(f"routing.fixed_tier {self.routing.fixed_tier!r} is not a tier name")
-        return self
-
-    @model_validator(mode="after")
-    def _shared_access_needs_postgres(self) -> Settings:
-        if self.access.shared and self.log.url is None:
-            raise ValueError("access.shared = true keeps keys, budgets and rate limits in PostgreSQL: set log.url "
-                             "= \"postgresql://…\" (the database the replicas share), or drop access.shared")
-        return self
-
-    @property
         mix = self.routing.target_mix
         if mix is not None:
             unknown = [t for t in mix if t not in seen]
@@ -316,5 +304,15 @@ class Settings(Strict):
             if any(v < 0 for v in mix.values()) or abs(sum(mix.values()) - 1.0) > 0.01:
                 raise ValueError(f"routing.target_mix shares must be >= 0 and sum to 1 (they sum to "
                                  f"{sum(mix.values()):g})")
+        return self
+
+    @model_validator(mode="after")
+    def _shared_access_needs_postgres(self) -> Settings:
+        if self.access.shared and self.log.url is None:
+            raise ValueError("access.shared = true keeps keys, budgets and rate limits in PostgreSQL: set log.url "
+                             "= \"postgresql://…\" (the database the replicas share), or drop access.shared")
+        return self
+
+    @property
     def tier_names(self) -> tuple[str, ...]:
         return tuple(t.name for t in self.tiers)

@@ -89,6 +89,9 @@ class ChatResponse:
     usage: Usage
     id: str = ""
     logprobs: Mapping[str, Any] | None = None
+    # n > 1: the choices after the first, as OpenAI choice objects (index, message, finish_reason, logprobs)
+    extra_choices: tuple[Mapping[str, Any], ...] = ()
+    system_fingerprint: str | None = None  # the upstream's, when it sent one
 
     @property
     def content(self) -> str:
@@ -204,6 +207,7 @@ class Signals:
     reasoning_requested: bool = False
     sensitive_classes: tuple[str, ...] = ()
     sensitivity: Findings | None = None  # the detector's findings (types and counts only), when residency is on
+    needs: Needs = NONE  # what the answering endpoint must (or should) be able to do (smallfirst.core.needs)
     extra: Mapping[str, Any] = field(default_factory=dict)
 
 
@@ -251,7 +255,6 @@ class RequestRecord:
     tier: str | None
     model: str | None
     endpoint: str | None
-    needs: Needs = NONE  # what the answering endpoint must (or should) be able to do (smallfirst.core.needs)
     status: int
     error_code: str | None
     reason: str

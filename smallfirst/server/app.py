@@ -7,12 +7,12 @@ path), plus ``/v1/models``, ``/healthz`` and the admin surface.
 from __future__ import annotations
 
 import asyncio
-import time
 
 import orjson
 
+from smallfirst.config.aliases import resolver
 from smallfirst.config.schema import Settings
-from smallfirst.core.errors import MethodNotAllowedError, NotFoundError, SmallfirstError
+from smallfirst.core.errors import MethodNotAllowedError, SmallfirstError
 from smallfirst.pipeline import Pipeline, build_pipeline
 from smallfirst.pipeline.embeddings import build_embeddings
 from smallfirst.resilience import metrics as resilience_metrics
@@ -21,7 +21,10 @@ from smallfirst.server.asgi import Handler, Receive, Scope, Send, send_json, sen
 from smallfirst.server.embeddings_handler import EmbeddingsHandler
 from smallfirst.server.handler import WireHandler
 from smallfirst.server.metrics import Metrics
-from smallfirst.wire import anthropic_messages, openai_chat, openai_embeddings
+from smallfirst.server.models import PREFIX as MODEL_PREFIX
+from smallfirst.server.models import Models, route_not_found
+from smallfirst.wire import anthropic_count, anthropic_messages, openai_chat, openai_completions, openai_embeddings
+from smallfirst.wire.aliased import Aliased
 
 
 class Gateway:
@@ -37,14 +40,22 @@ class Gateway:
         self.access = pipeline.access  # API keys, limits, budgets (in memory or shared)
         resilience_metrics.register(self.metrics.registry, pipeline.tiers)  # breakers and retries
         max_body = settings.server.max_body_bytes
-        self.chat = WireHandler(openai_chat.OpenAIChat(), self.engine, self.access, max_body)
-        self.messages = WireHandler(anthropic_messages.AnthropicMessages(), self.engine, self.access, max_body)
-        self.embeddings = EmbeddingsHandler(build_embeddings(pipeline), self.engine, self.access, max_body)
+        resolve = resolver(settings.aliases)  # [aliases]: a model name clients send → a route
+        self.chat = WireHandler(Aliased(openai_chat.OpenAIChat(), resolve), self.engine, self.access, max_body)
+        self.messages = WireHandler(Aliased(anthropic_messages.AnthropicMessages(), resolve), self.engine,
+                                    self.access, max_body)
+        self.completions = WireHandler(Aliased(openai_completions.OpenAICompletions(), resolve), self.engine,
+                                       self.access, max_body)
+        self.embeddings = EmbeddingsHandler(build_embeddings(pipeline), self.engine, self.access, max_body, resolve)
+        self.models = Models(self.engine.model_ids(), settings.aliases)
+        self._model_one = self.access.guard(self.models.retrieve, send_openai_error)
         self._routes: dict[tuple[str, str], Handler] = {
             ("POST", openai_chat.PATH): self.chat,
             ("POST", anthropic_messages.PATH): self.messages,  # Anthropic Messages API, same request path
             ("POST", openai_embeddings.PATH): self.embeddings,  # the embeddings route (built-in local model by default)
-            ("GET", "/v1/models"): self.access.guard(self.models, send_openai_error),
+            ("POST", openai_completions.PATH): self.completions,  # legacy text completions, via the chat template
+            ("POST", anthropic_count.PATH): anthropic_count.CountTokens(pipeline.tiers, self.access, max_body, resolve),
+            ("GET", "/v1/models"): self.access.guard(self.models.list, send_openai_error),
             ("GET", "/healthz"): self.healthz,
         }
         self.admin = Admin(settings, pipeline, self.engine, self.metrics, view)  # /admin/api/*, /metrics, /dashboard
@@ -61,9 +72,11 @@ class Gateway:
                 await handler(scope, receive, send)
                 return
             path = scope["path"]
+            if scope["method"] == "GET" and path.startswith(MODEL_PREFIX):
+                await self._model_one(scope, receive, send)
+                return
             err: SmallfirstError = (MethodNotAllowedError(f"{scope['method']} is not allowed on {path}")
-                                    if path in self._paths else NotFoundError(f"no route {path}",
-                                    hint="the OpenAI-compatible API lives under /v1"))
+                                    if path in self._paths else route_not_found(scope["method"], path, self._routes))
             messages = anthropic_messages.PATH
             if path == messages or path.startswith(messages + "/"):  # Anthropic SDKs: Anthropic's shape
                 await self.messages.send_error(send, err, "")
@@ -103,11 +116,6 @@ class Gateway:
         await asyncio.to_thread(self.pipeline.store.close)
 
     # ---- handlers ----------------------------------------------------------------------------------
-
-    async def models(self, scope: Scope, receive: Receive, send: Send) -> None:
-        created = int(time.time())
-        data = [{"id": i, "object": "model", "created": created, "owned_by": o} for i, o in self.engine.model_ids()]
-        await send_json(send, 200, orjson.dumps({"object": "list", "data": data}), [])
 
     async def healthz(self, scope: Scope, receive: Receive, send: Send) -> None:
         pairs = self.engine.endpoints()

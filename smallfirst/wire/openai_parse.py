@@ -147,8 +147,10 @@ def to_request(body: dict[str, Any], headers: list[tuple[bytes, bytes]] | None =
     if so is not None and not isinstance(so, dict):
         raise _bad("'stream_options' must be an object", "stream_options")
     n = _opt_int(body, "n", 1)
-    if n is not None and n != 1:
-        raise _bad("'n' > 1 is not supported by smallfirst", "n", "send n separate requests")
+    if n is not None and n > 1 and stream:  # n > 1 is served by endpoints declaring choices (policy/capability)
+        raise _bad("'n' > 1 is served without streaming only", "n", "set stream to false, or send n=1")
+    if n is not None and n > 128:
+        raise _bad(f"'n' must be at most 128, got {n}", "n")
     max_tokens = _opt_int(body, "max_completion_tokens", 1)
     if max_tokens is None:
         max_tokens = _opt_int(body, "max_tokens", 1)

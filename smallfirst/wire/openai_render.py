@@ -2,21 +2,37 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any, Protocol
 
 import orjson
 
+from smallfirst import __version__
 from smallfirst.core.errors import SmallfirstError
 from smallfirst.core.types import ChatChunk, ChatResponse, Usage
 
 DONE = b"data: [DONE]\n\n"
 
 
+def fingerprint(model: str) -> str:
+    """A stable ``system_fingerprint`` for answers whose backend sends none (local models): it changes when
+    the model or the gateway's version does, as OpenAI's does when its serving configuration changes."""
+    return "fp_sf_" + hashlib.sha256(f"{model}\0{__version__}".encode()).hexdigest()[:10]
+
+
+def choices(resp: ChatResponse) -> list[dict[str, Any]]:
+    """All the answer's choices (more than one for ``n > 1``), each with its index."""
+    first: dict[str, Any] = {"index": 0, "message": resp.message, "finish_reason": resp.finish_reason,
+                             "logprobs": resp.logprobs}
+    rest = [{"index": i, "message": c.get("message"), "finish_reason": c.get("finish_reason") or "stop",
+             "logprobs": c.get("logprobs")} for i, c in enumerate(resp.extra_choices, 1)]
+    return [first, *rest]
+
+
 def completion(resp: ChatResponse, request_id: str, created: int, model: str) -> bytes:
-    choice: dict[str, Any] = {"index": 0, "message": resp.message, "finish_reason": resp.finish_reason,
-                              "logprobs": resp.logprobs}
     body = {"id": resp.id or "chatcmpl-" + request_id[4:], "object": "chat.completion", "created": created,
-            "model": model, "choices": [choice], "usage": resp.usage.to_openai(), "system_fingerprint": None}
+            "model": model, "choices": choices(resp), "usage": resp.usage.to_openai(),
+            "system_fingerprint": resp.system_fingerprint or fingerprint(model)}
     return orjson.dumps(body)
 
 
@@ -43,14 +59,15 @@ class ChunkRenderer:
         self.model = model
         self.include_usage = include_usage
         self._started = False
+        self.fingerprint = fingerprint(model)
         head = orjson.dumps({"id": self.id, "object": "chat.completion.chunk", "created": created, "model": model,
-                             "system_fingerprint": None})
+                             "system_fingerprint": self.fingerprint})
         self._head = b"data: " + head[:-1] + b',"choices":[{"index":0,"delta":'
         self._tail = b"}]" + (b',"usage":null' if include_usage else b"") + b"}\n\n"
 
     def _base(self, choices: list[dict[str, Any]]) -> dict[str, Any]:
         d: dict[str, Any] = {"id": self.id, "object": "chat.completion.chunk", "created": self.created,
-                             "model": self.model, "system_fingerprint": None, "choices": choices}
+                             "model": self.model, "system_fingerprint": self.fingerprint, "choices": choices}
         if self.include_usage:
             d["usage"] = None
         return d

@@ -5,7 +5,9 @@ usage chunk only when ``stream_options.include_usage`` is true, as OpenAI does),
 (deterministic unit vectors of hashed words, ``embedding_dims`` long or ``dimensions``; float or base64).
 Answers are an echo of the last user message (or ``reply``), tool calls when tools are offered, a schema example
 for ``response_format`` json_schema, logprobs when asked, ``finish_reason="length"`` past
-``max_tokens``. See :mod:`tests.fakes.base` for faults.
+``max_tokens``. ``n`` > 1 gives n choices (indexes 0…n-1; choice i > 0 ends with `` (i)`` so they
+differ, as sampled answers do), usage counting the tokens of all of them. See :mod:`tests.fakes.base`
+for faults.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import base64
 import hashlib
 import json
 import time
+from dataclasses import replace
 from typing import Any
 
 from aiohttp import web
@@ -115,16 +118,26 @@ class FakeOpenAI(FakeServer):
         last_user = next((t for m, t in zip(reversed(body["messages"]), reversed(texts), strict=True)
                           if m.get("role") == "user"), "")
         answer = self._answer(body, last_user)
-        usage = CompletionUsage(prompt_tokens=prompt_tokens, completion_tokens=max(1, len(answer.words)),
-                                total_tokens=prompt_tokens + max(1, len(answer.words)))
+        n = body.get("n") or 1
+        if not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= 128:
+            return error_response(400, f"{n!r} is not valid for 'n': it must be an integer between 1 and 128",
+                                  "invalid_request_error", "invalid_value", param="n")
+        answers = [answer, *(self._variant(answer, i) for i in range(1, n))]
+        completion_tokens = sum(max(1, len(a.words)) for a in answers)
+        usage = CompletionUsage(prompt_tokens=prompt_tokens, completion_tokens=completion_tokens,
+                                total_tokens=prompt_tokens + completion_tokens)
         if body.get("stream"):
             error = {"error": ErrorObject(message=fault.message if fault and fault.message else
                                           "The server had an error while processing your request.",
                                           type="server_error", param=None, code=fault.code if fault else None)
                      .model_dump(mode="json", exclude_unset=True)}
-            return await write_stream(request, _sse_response(), self._sse(body, answer, usage), fault,
+            return await write_stream(request, _sse_response(), self._sse(body, answers, usage), fault,
                                       b"data: " + json.dumps(error).encode() + b"\n\n")
-        return web.json_response(self._completion(body, answer, usage).model_dump(mode="json", exclude_unset=True))
+        return web.json_response(self._completion(body, answers, usage).model_dump(mode="json", exclude_unset=True))
+
+    @staticmethod
+    def _variant(answer: Answer, i: int) -> Answer:
+        return answer if answer.tool_calls else replace(answer, text=f"{answer.text} ({i})")
 
     async def embeddings(self, request: web.Request) -> web.StreamResponse:
         rec = await self.record(request)
@@ -183,48 +196,57 @@ class FakeOpenAI(FakeServer):
             top_logprobs=[TopLogprob(token=w, bytes=list(w.encode()), logprob=self.logprob)][:top])
             for w in words]
 
-    def _completion(self, body: dict[str, Any], answer: Answer, usage: CompletionUsage) -> ChatCompletion:
+    def _choice(self, body: dict[str, Any], answer: Answer, index: int) -> cc.Choice:
         calls: list[Any] = [ChatCompletionMessageFunctionToolCall(id=f"call_{i}", type="function", function=Function(
             name=name, arguments=json.dumps(args))) for i, (name, args) in enumerate(answer.tool_calls)]
         message = ChatCompletionMessage(role="assistant", content=None if calls else answer.text,
                                         refusal=None, tool_calls=calls or None)
         lp = self._logprobs(body, answer.words)
+        return cc.Choice(index=index, message=message, finish_reason=self._finish(answer),
+                         logprobs=cc.ChoiceLogprobs(content=lp, refusal=None) if lp else None)
+
+    def _completion(self, body: dict[str, Any], answers: list[Answer], usage: CompletionUsage) -> ChatCompletion:
         return ChatCompletion(
             id="chatcmpl-fake0001", object="chat.completion", created=int(time.time()), model=self.model,
             system_fingerprint="fp_fake", usage=usage,
-            choices=[cc.Choice(index=0, message=message, finish_reason=self._finish(answer),
-                               logprobs=cc.ChoiceLogprobs(content=lp, refusal=None) if lp else None)])
+            choices=[self._choice(body, a, i) for i, a in enumerate(answers)])
 
-    def _sse(self, body: dict[str, Any], answer: Answer, usage: CompletionUsage) -> list[bytes]:
+    def _sse(self, body: dict[str, Any], answers: list[Answer], usage: CompletionUsage) -> list[bytes]:
+        """Each choice's events in turn (choice ``index`` on each), then the usage chunk and [DONE]."""
         include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
         created = int(time.time())
+
+        index = 0
 
         def chunk(delta: ccc.ChoiceDelta | None, finish: Any = None, lp: Any = None,
                   final_usage: CompletionUsage | None = None) -> bytes:
             obj = ChatCompletionChunk(
                 id="chatcmpl-fake0001", object="chat.completion.chunk", created=created, model=self.model,
                 system_fingerprint="fp_fake",
-                choices=[] if delta is None else [ccc.Choice(index=0, delta=delta, finish_reason=finish,
+                choices=[] if delta is None else [ccc.Choice(index=index, delta=delta, finish_reason=finish,
                                                              logprobs=lp)])
             data = obj.model_dump(mode="json", exclude_unset=True)
             if include_usage:
                 data["usage"] = final_usage.model_dump(mode="json") if final_usage else None
             return b"data: " + json.dumps(data).encode() + b"\n\n"
 
-        out = [chunk(ccc.ChoiceDelta(role="assistant", content="", refusal=None))]
-        for i, (name, args) in enumerate(answer.tool_calls):
-            text = json.dumps(args)
-            out.append(chunk(ccc.ChoiceDelta(tool_calls=[ccc.ChoiceDeltaToolCall(
-                index=i, id=f"call_{i}", type="function",
-                function=ccc.ChoiceDeltaToolCallFunction(name=name, arguments=""))])))
-            for j in range(0, len(text), 8):
+        out: list[bytes] = []
+        for k, answer in enumerate(answers):
+            index = k  # read by chunk()
+            out.append(chunk(ccc.ChoiceDelta(role="assistant", content="", refusal=None)))
+            for i, (name, args) in enumerate(answer.tool_calls):
+                text = json.dumps(args)
                 out.append(chunk(ccc.ChoiceDelta(tool_calls=[ccc.ChoiceDeltaToolCall(
-                    index=i, function=ccc.ChoiceDeltaToolCallFunction(arguments=text[j:j + 8]))])))
-        for w in answer.words:
-            lp = self._logprobs(body, [w])
-            out.append(chunk(ccc.ChoiceDelta(content=w),
-                             lp=ccc.ChoiceLogprobs(content=lp, refusal=None) if lp else None))
-        out.append(chunk(ccc.ChoiceDelta(), finish=self._finish(answer)))
+                    index=i, id=f"call_{i}", type="function",
+                    function=ccc.ChoiceDeltaToolCallFunction(name=name, arguments=""))])))
+                for j in range(0, len(text), 8):
+                    out.append(chunk(ccc.ChoiceDelta(tool_calls=[ccc.ChoiceDeltaToolCall(
+                        index=i, function=ccc.ChoiceDeltaToolCallFunction(arguments=text[j:j + 8]))])))
+            for w in answer.words:
+                lp = self._logprobs(body, [w])
+                out.append(chunk(ccc.ChoiceDelta(content=w),
+                                 lp=ccc.ChoiceLogprobs(content=lp, refusal=None) if lp else None))
+            out.append(chunk(ccc.ChoiceDelta(), finish=self._finish(answer)))
         if include_usage:
             out.append(chunk(None, final_usage=usage))
         out.append(b"data: [DONE]\n\n")
