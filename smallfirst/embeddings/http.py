@@ -34,6 +34,12 @@ def parse_answer(data: Any, count: int, fallback_model: str, texts: Sequence[str
         raise UpstreamError(f"{name}: the embeddings answer has {got} vectors for {count} inputs",
                             hint="check that the endpoint's model is an embedding model")
     ordered = sorted(items, key=lambda it: it.get("index", 0) if isinstance(it, dict) else 0)
+    first = ordered[0].get("embedding") if ordered and isinstance(ordered[0], dict) else None
+    if isinstance(first, list) and first and isinstance(first[0], list):
+        raise UpstreamError(f"{name}: the endpoint returned one vector per token, not one per input: its model "
+                            "pools nothing (a chat model, not an embedding model)",
+                            hint="serve an embedding model there (llama.cpp: an embedding GGUF, or llama-server "
+                                 "--embeddings --pooling mean), or set capabilities.embeddings = false")
     try:
         vectors: Vectors = np.asarray([_row(it) for it in ordered], dtype=np.float32)
     except (TypeError, ValueError):  # binascii.Error (bad base64) is a ValueError

@@ -6,7 +6,13 @@ embedding endpoints are the protocol-faithful fake OpenAI server (tests/fakes/op
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import importlib.util
+import subprocess
+import sys
+import tempfile
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,6 +23,9 @@ import openai
 import pytest
 
 from smallfirst.access import KeyStore, Limits
+from smallfirst.backends.embedded import default_model_path
+from smallfirst.embeddings.minilm import MiniLMEmbedder
+from tests.fakes import llama_server
 from tests.fakes.base import Fault
 from tests.fakes.openai_server import FakeOpenAI
 from tests.integration.gateway.conftest import GatewayFactory, log_rows
@@ -77,6 +86,24 @@ def test_builtin_minilm_gives_real_sentence_vectors(gateway: GatewayFactory) -> 
     assert row.completion_tokens == 0 and row.cost_usd == 0.0 and row.attempts[0].location == "local"
 
 
+def test_concurrent_first_calls_load_the_model_once_off_the_event_loop() -> None:
+    threads: list[str] = []
+
+    class Counting(MiniLMEmbedder):
+        def _folder(self) -> Path:  # called once per load, under the load lock
+            threads.append(threading.current_thread().name)
+            return super()._folder()
+
+    emb = Counting()
+
+    async def four() -> list[Any]:
+        return list(await asyncio.gather(*(emb.embed([f"text {i}"], None, None) for i in range(4))))
+
+    outs = asyncio.run(four())
+    assert len(threads) == 1 and threads[0] != threading.main_thread().name
+    assert all(o.vectors.shape == (1, 384) for o in outs)
+
+
 def test_base64_and_batches_match_single_float_calls(gateway: GatewayFactory) -> None:
     batch = [f"sentence number {i} about {'cats' if i % 2 else 'the weather'}" for i in range(6)]
     with gateway(CHAT_ONLY) as (url, _):
@@ -134,6 +161,8 @@ def test_residency_keeps_a_sensitive_input_on_the_host(gateway: GatewayFactory, 
         kept = c.embeddings.with_raw_response.create(model="smallfirst/auto", input=["fine", SENSITIVE])
         with pytest.raises(openai.PermissionDeniedError) as blocked:  # named, but the input may not go there
             c.embeddings.create(model="hosted", input=SENSITIVE)
+        forced = c.embeddings.with_raw_response.create(model="smallfirst/auto", input="nothing secret",
+                                                       extra_headers={"x-smallfirst-residency": "local"})
         rows = log_rows(app)
     assert plain.headers["x-smallfirst-model"] == "embed-fake"
     assert embedding_calls(remote)[0]["input"] == ["hello there"]
@@ -144,6 +173,8 @@ def test_residency_keeps_a_sensitive_input_on_the_host(gateway: GatewayFactory, 
     assert blocked.value.status_code == 403 and "jane" not in str(blocked.value)
     assert {"pii", "financial"} <= set(rows[1].sensitive) and rows[1].prompt_text is None
     assert rows[0].prompt_text == "hello there"
+    assert "x-smallfirst-residency: local" in forced.headers["x-smallfirst-reason"]
+    assert embedding_calls(upstream)[-1]["input"] == ["nothing secret"] and len(embedding_calls(remote)) == 1
 
 
 def test_residency_fails_closed_when_only_a_remote_embedder_exists(gateway: GatewayFactory,
@@ -196,3 +227,35 @@ def test_not_json_and_an_api_key_is_required_once_keys_exist(gateway: GatewayFac
     assert r.status_code == 400 and r.json()["error"]["param"] == "body"
     assert vectors(ok).shape == (1, 384)
     assert rows[-1].api_key_id == info.id and rows[-1].status == 200
+
+
+@pytest.fixture
+def llama_embedding_server() -> Iterator[str]:
+    """A real ``python -m llama_cpp.server --embedding true`` serving SmolLM2-135M (a chat model)."""
+    if importlib.util.find_spec("llama_cpp") is None:  # not imported here: the server runs in its own process
+        pytest.skip("needs llama-cpp-python[server] (the [embedded] extra)")
+    port = llama_server.free_port()
+    cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(default_model_path()), "--model_alias", "smol",
+           "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "512", "--n_threads", "1", "--embedding", "true"]
+    with tempfile.TemporaryFile() as log:
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            llama_server._wait_ready(proc, f"http://127.0.0.1:{port}/v1/models", 90, log)
+            yield f"http://127.0.0.1:{port}/v1"
+        finally:
+            proc.terminate()
+            proc.wait(15)
+
+
+def test_a_real_llama_cpp_server_without_pooling_is_a_clear_502(gateway: GatewayFactory,
+                                                               llama_embedding_server: str) -> None:
+    # llama-cpp-python's server embeds with a chat model's token states: one vector per token, no pooling
+    ep = {"backend": "llamacpp", "model": "smol", "base_url": llama_embedding_server,
+          "capabilities": {"embeddings": True}}
+    with gateway({"tiers": [{"name": "local", "endpoints": [ep]}]}) as (url, app):
+        with pytest.raises(openai.InternalServerError) as info:
+            client(url).embeddings.create(model="smallfirst/auto", input=["hello world", "the cat"])
+        rows = log_rows(app)
+    assert info.value.status_code == 502 and "one vector per token" in str(info.value)
+    assert "pooling" in str(info.value)
+    assert rows[0].status == 502 and rows[0].attempts[0].endpoint == "llamacpp:smol"

@@ -36,6 +36,13 @@ def test_base64_rows_and_a_missing_usage() -> None:
     "nonsense",
 ])
 def test_a_bad_shape_is_an_upstream_error_naming_the_endpoint(data: object) -> None:
-    with pytest.raises((UpstreamError, ValueError)) as info:
+    with pytest.raises(UpstreamError) as info:
         parse_answer(data, 2, "m", ["a", "b"], "ollama:nomic")
     assert "ollama:nomic" in info.value.message
+
+
+def test_per_token_vectors_name_the_cause() -> None:
+    data = {"data": [{"index": 0, "embedding": [[0.1, 0.2], [0.3, 0.4]]}]}  # llama.cpp without pooling
+    with pytest.raises(UpstreamError) as info:
+        parse_answer(data, 1, "smol", ["hello world"], "llamacpp:smol")
+    assert "one vector per token" in info.value.message and "pooling" in info.value.hint
