@@ -9,9 +9,11 @@ from __future__ import annotations
 import itertools
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 
+from smallfirst.cache import Hit, Lookup, ResponseCache
+from smallfirst.cache.replay import CACHE, cache_tier, collected
 from smallfirst.core.boundary import BoundaryCheck, BoundaryHeld
 from smallfirst.core.errors import (
     ModelNotFoundError,
@@ -44,6 +46,10 @@ SignalFn = Callable[[ChatRequest], Signals]
 Observer = Callable[[RequestRecord], None]
 
 
+async def _no_ask(request: ChatRequest, *, purpose: str, higher: bool = False) -> ChatResponse | None:
+    return None  # a cached answer is checked without further model calls
+
+
 def _moves_on(err: UpstreamError) -> bool:
     """May the chain try the next endpoint after ``err``? After transient failures, and after an endpoint
     rejected the request's shape (400): another endpoint or a higher tier may accept it. Residency still
@@ -66,6 +72,7 @@ class Engine:
         observers: Sequence[Observer] = (),
         checker: AnswerCheck | None = None,
         boundary: BoundaryCheck | None = None,
+        cache: ResponseCache | None = None,
     ) -> None:
         self.tiers = list(tiers)
         self.router = router
@@ -79,6 +86,7 @@ class Engine:
         self.observers = list(observers)  # e.g. metrics; called with every logged record
         self.checker = checker  # the cascade's contract/confidence check (None: accept every answer)
         self.boundary = boundary  # the thorough residency screen before any call that leaves the host
+        self.cache = cache  # the response cache ([cache]): looked up before planning, written after an answer
         self._id_prefix = "req-" + os.urandom(6).hex() + "-"  # unique per process start; a counter after it
         self._ids = itertools.count(1)
         self._by_tier = {t.name: t for t in self.tiers}
@@ -227,8 +235,48 @@ class Engine:
 
     async def complete(self, request: ChatRequest, ctx: RequestContext,
                        admission: Admission = OPEN) -> tuple[ChatResponse, Decision]:
-        plan = self.plan(request, ctx, admission=admission)
-        return await self._complete(request, ctx, plan, self._checker(request, ctx))
+        looked = await self._look(request, ctx)
+        if looked is not None and looked.hit is not None:
+            return self._hit(ctx, looked.hit)[:2]
+        plan = self.plan(request, ctx, signals=ctx.signals, admission=admission)
+        resp, decided = await self._complete(request, ctx, plan, self._checker(request, ctx))
+        await self._keep(ctx, looked, resp, decided.tier, decided.cost_usd, decided.attempts[-1].outcome == "ok")
+        return resp, decided
+
+    # ---- the response cache (smallfirst.cache) ---------------------------------------------------
+
+    async def _look(self, request: ChatRequest, ctx: RequestContext) -> Lookup | None:
+        """Before planning: the cache's answer, if it has one (None: no cache). A semantic candidate must
+        pass this request's contract check (no extra model calls) to be served."""
+        if self.cache is None:
+            return None
+        ctx.signals = sig = self._signals(request)
+        ctx.request = request
+        checker = self._checker(request, ctx)
+
+        async def accept(resp: ChatResponse) -> bool:
+            return checker is None or await checker.check(request, sig, resp, CACHE, _no_ask) is None
+
+        looked = await self.cache.lookup(request, sig, accept)
+        ctx.cache = looked.status
+        return looked
+
+    def _hit(self, ctx: RequestContext, hit: Hit) -> tuple[ChatResponse, Decision, Step]:
+        """A hit as a served request: tier and endpoint "cache", on this host, cost 0; the reason says what
+        it saved."""
+        tier, ep = cache_tier(hit.response)
+        near = f" (similarity {hit.similarity:.3f})" if hit.similarity is not None else ""
+        ctx.reason = (f"cache: {hit.kind} hit{near}, first answered by tier {hit.tier} ({hit.model}) "
+                      f"{hit.age_s:.0f} s ago; saved {hit.saved_usd:.8f} USD")
+        ctx.attempts.append(Attempt(CACHE, hit.model, CACHE, "ok", ctx.elapsed_ms(), 0.0, hit.response.usage, "local"))
+        step = Step(tier, ep)
+        return hit.response, decision(ctx, step), step
+
+    async def _keep(self, ctx: RequestContext, looked: Lookup | None, resp: ChatResponse, tier: str, cost: float,
+                    accepted: bool) -> None:
+        """After an answer that passed its check: keep it, when the lookup said the cache may."""
+        if self.cache is not None and looked is not None and looked.pending is not None and accepted:
+            await self.cache.keep(looked.pending, resp, tier, cost, ctx.signals or Signals())
 
     async def _complete(self, request: ChatRequest, ctx: RequestContext, plan: Plan,
                         checker: AnswerCheck | None) -> tuple[ChatResponse, Decision]:
@@ -322,10 +370,17 @@ class Engine:
         A request with a contract is answered and checked in full first (the cascade needs the whole
         answer), then replayed as a stream: nothing reaches the client before the check passes.
         """
-        plan = self.plan(request, ctx, admission=admission)
+        looked = await self._look(request, ctx)
+        if looked is not None and looked.hit is not None:
+            resp, decided, hit_step = self._hit(ctx, looked.hit)
+            ctx.ttft_ms = ctx.elapsed_ms()
+            chunks = replay(resp)
+            return Stream(ctx, hit_step, chunks[0], aiter_chunks(chunks[1:]), time.perf_counter(), decided=decided)
+        plan = self.plan(request, ctx, signals=ctx.signals, admission=admission)
         checker = self._checker(request, ctx)
         if checker is not None:
             resp, decided = await self._complete(request, ctx, plan, checker)
+            await self._keep(ctx, looked, resp, decided.tier, decided.cost_usd, decided.attempts[-1].outcome == "ok")
             ctx.ttft_ms = ctx.elapsed_ms()
             step = next(s for s in plan.steps if s.endpoint.backend.name == decided.endpoint)
             return Stream(ctx, step, replay(resp)[0], aiter_chunks(replay(resp)[1:]), time.perf_counter(),
@@ -356,9 +411,18 @@ class Engine:
                 self._fail_closed(plan, err)
                 raise
             ctx.ttft_ms = ctx.elapsed_ms()
+            if looked is not None and looked.pending is not None:  # kept when the stream ends cleanly
+                it = collected(first, it, step.endpoint.backend.model, self._keeper(ctx, looked, step))
             return Stream(ctx, step, first, it, t)
         assert last is not None
         raise last
+
+    def _keeper(self, ctx: RequestContext, looked: Lookup, step: Step) -> Callable[[ChatResponse], Awaitable[None]]:
+        async def keep(resp: ChatResponse) -> None:
+            cost = sum(a.cost_usd for a in ctx.attempts) + step.endpoint.cost(resp.usage)
+            await self._keep(ctx, looked, resp, step.tier.name, cost, True)
+
+        return keep
 
     # ---- recording -------------------------------------------------------------------------------
 

@@ -28,6 +28,7 @@ class RequestContext:
     api_key_id: str | None = None
     prompt_text: str | None = None
     recorded: bool = False
+    cache: str | None = None  # hit, miss or bypass when the response cache is on (x-smallfirst-cache)
 
     def elapsed_ms(self) -> float:
         return (time.perf_counter() - self.t0) * 1000.0

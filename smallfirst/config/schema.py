@@ -6,6 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from smallfirst.config.cache import CacheConfig
 from smallfirst.config.cascade import CascadeConfig
 from smallfirst.config.location import check_name, resolve_location
 
@@ -270,6 +271,7 @@ class Settings(Strict):
     routing: RoutingConfig = RoutingConfig()
     residency: ResidencyConfig = ResidencyConfig()
     cascade: CascadeConfig = CascadeConfig()
+    cache: CacheConfig = CacheConfig()
     access: AccessConfig = AccessConfig()
     tiers: list[TierConfig] = Field(
         default_factory=lambda: [TierConfig(name="local", endpoints=[EndpointConfig(backend="embedded",

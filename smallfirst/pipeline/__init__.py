@@ -21,6 +21,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from smallfirst.access.gate import Access
+from smallfirst.cache import ResponseCache, build_cache
 from smallfirst.config.schema import Settings
 from smallfirst.core.boundary import BoundaryCheck
 from smallfirst.core.protocols import AnswerCheck, Policy, Router, Store
@@ -49,6 +50,7 @@ class Pipeline:
     checker: AnswerCheck | None = None  # the cascade's contract check
     boundary: BoundaryCheck | None = None  # the thorough residency screen before a call leaves the host
     observers: tuple[Observer, ...] = ()  # called with every logged record (the access layer's settlement)
+    cache: ResponseCache | None = None  # the response cache ([cache] enabled)
 
     def engine(self, observers: Sequence[Observer] = ()) -> Engine:
         """The engine over this pipeline; ``observers`` (e.g. the server's metrics) are called after the
@@ -57,7 +59,7 @@ class Pipeline:
         return Engine(self.tiers, self.router, self.store, signals=self.signals, policies=self.policies,
                       fallback_up_chain=r.fallback_up_chain, max_escalations=r.max_escalations,
                       store_prompts=self.settings.log.store_prompts, observers=(*self.observers, *observers),
-                      checker=self.checker, boundary=self.boundary)
+                      checker=self.checker, boundary=self.boundary, cache=self.cache)
 
 
 def build_pipeline(settings: Settings) -> Pipeline:
@@ -83,4 +85,4 @@ def build_pipeline(settings: Settings) -> Pipeline:
         observers.append(router.observe)  # the mix governor counts the tier that served
     return Pipeline(settings, tuple(tiers), tuple(policies), router, build_store(settings),
                     residency.signals, access, build_checker(settings, tiers), residency.boundary,
-                    tuple(observers))
+                    tuple(observers), build_cache(settings))

@@ -19,7 +19,7 @@ from smallfirst.core.types import Admission, ChatRequest, Decision
 from smallfirst.engine import Engine
 from smallfirst.request import RequestContext
 from smallfirst.server.asgi import SSE_HEADERS, Headers, Receive, Scope, Send, read_body, send_json
-from smallfirst.server.headers import decision_headers, error_headers
+from smallfirst.server.headers import cache_headers, decision_headers, error_headers, with_cache_control
 from smallfirst.wire import WireFormat
 from smallfirst.wire.openai_parse import parse_json
 
@@ -48,6 +48,8 @@ class WireHandler:
             ctx.requested_model = body["model"] if isinstance(body.get("model"), str) else ""
             ctx.stream = body.get("stream") is True
             request = self.wire.request(body, scope["headers"], ctx.api_key_id)
+            if engine.cache is not None:
+                request = with_cache_control(request, scope["headers"])
             admission = await self.access.admit_async(key, request, ctx.request_id)
             if engine.store_prompts:
                 ctx.prompt_text = request.text()
@@ -58,7 +60,7 @@ class WireHandler:
             out, extra = self.wire.answer(resp, ctx, decision)
         except SmallfirstError as err:
             engine.record(ctx, status=err.status, error=err)
-            await self.send_error(send, err, ctx.request_id)
+            await self.send_error(send, err, ctx.request_id, cache_headers(ctx.cache))
             return
         except asyncio.CancelledError:  # still running when server.shutdown_timeout_s ran out
             if ctx.recorded:  # a stream already under way logged itself; its connection just closes
@@ -69,7 +71,8 @@ class WireHandler:
             await self.send_error(send, stop, ctx.request_id, [(b"connection", b"close")])
             return
         engine.record(ctx, status=200, decision=decision, usage=resp.usage, response_text=resp.content)
-        await send_json(send, 200, out, [*decision_headers(decision, ctx.request_id), *extra])
+        await send_json(send, 200, out,
+                        [*decision_headers(decision, ctx.request_id), *cache_headers(ctx.cache), *extra])
 
     async def _stream(self, request: ChatRequest, ctx: RequestContext, admission: Admission, receive: Receive,
                       send: Send) -> None:
@@ -78,7 +81,8 @@ class WireHandler:
         pre = Decision(stream.tier, stream.model, stream.step.endpoint.backend.name, ctx.reason,
                        tuple(ctx.escalations), (), 0.0)
         await send({"type": "http.response.start", "status": 200,
-                    "headers": [*SSE_HEADERS, *decision_headers(pre, ctx.request_id, with_cost=False)]})
+                    "headers": [*SSE_HEADERS, *decision_headers(pre, ctx.request_id, with_cost=False),
+                                *cache_headers(ctx.cache)]})
         # A pump task renders chunks into a buffer as fast as the upstream delivers them; this loop sends
         # whatever has accumulated in one write. Events that arrive together leave together (one write,
         # not one per event), and nothing waits: the loop wakes as soon as the first event is buffered.

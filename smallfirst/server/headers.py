@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import replace
+
 from smallfirst.core.errors import SmallfirstError
-from smallfirst.core.types import Decision
+from smallfirst.core.types import ChatRequest, Decision
 
 
 def _ascii(s: str) -> bytes:
@@ -20,6 +23,20 @@ def decision_headers(d: Decision | None, request_id: str, *, with_cost: bool = T
         if with_cost:
             h.append((b"x-smallfirst-cost-usd", f"{d.cost_usd:.8f}".encode()))
     return h
+
+
+def cache_headers(status: str | None) -> list[tuple[bytes, bytes]]:
+    """``x-smallfirst-cache: hit | miss | bypass`` when the response cache is on (``[cache] enabled``)."""
+    return [(b"x-smallfirst-cache", status.encode())] if status else []
+
+
+def with_cache_control(request: ChatRequest, raw: Iterable[tuple[bytes, bytes]]) -> ChatRequest:
+    """``request`` with the client's ``Cache-Control`` header (the wire parsers keep only ``x-smallfirst-*``;
+    the response cache reads no-cache / no-store)."""
+    for k, v in raw:
+        if k == b"cache-control":
+            return replace(request, headers={**request.headers, "cache-control": v.decode("latin-1")})
+    return request
 
 
 def error_headers(err: SmallfirstError, request_id: str) -> list[tuple[bytes, bytes]]:
