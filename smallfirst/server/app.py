@@ -25,6 +25,8 @@ from smallfirst.server.models import PREFIX as MODEL_PREFIX
 from smallfirst.server.models import Models, route_not_found
 from smallfirst.wire import anthropic_count, anthropic_messages, openai_chat, openai_completions, openai_embeddings
 from smallfirst.wire.aliased import Aliased
+from smallfirst.wire.openai_responses import PATH as RESPONSES_PATH
+from smallfirst.wire.openai_responses import build as build_responses
 
 
 class Gateway:
@@ -44,6 +46,8 @@ class Gateway:
         self.chat = WireHandler(Aliased(openai_chat.OpenAIChat(), resolve), self.engine, self.access, max_body)
         self.messages = WireHandler(Aliased(anthropic_messages.AnthropicMessages(), resolve), self.engine,
                                     self.access, max_body)
+        self.responses_wire = build_responses(settings)  # [responses] store: kept beside the log, or not
+        self.responses = WireHandler(Aliased(self.responses_wire, resolve), self.engine, self.access, max_body)
         self.completions = WireHandler(Aliased(openai_completions.OpenAICompletions(), resolve), self.engine,
                                        self.access, max_body)
         self.embeddings = EmbeddingsHandler(build_embeddings(pipeline), self.engine, self.access, max_body, resolve)
@@ -52,6 +56,7 @@ class Gateway:
         self._routes: dict[tuple[str, str], Handler] = {
             ("POST", openai_chat.PATH): self.chat,
             ("POST", anthropic_messages.PATH): self.messages,  # Anthropic Messages API, same request path
+            ("POST", RESPONSES_PATH): self.responses,  # OpenAI Responses API, same request path
             ("POST", openai_embeddings.PATH): self.embeddings,  # the embeddings route (built-in local model by default)
             ("POST", openai_completions.PATH): self.completions,  # legacy text completions, via the chat template
             ("POST", anthropic_count.PATH): anthropic_count.CountTokens(pipeline.tiers, self.access, max_body, resolve),
@@ -113,6 +118,7 @@ class Gateway:
         await self.engine.aclose()
         await self.embeddings.service.aclose()
         await asyncio.to_thread(self.access.close)
+        await asyncio.to_thread(self.responses_wire.close)
         await asyncio.to_thread(self.pipeline.store.close)
 
     # ---- handlers ----------------------------------------------------------------------------------
