@@ -173,6 +173,15 @@ class LogConfig(Strict):
         return v
 
 
+class ResponsesConfig(Strict):
+    """``/v1/responses``: whether responses are kept on the host for ``previous_response_id``."""
+
+    store: bool = Field(default=False, description="keep each response (input and output text) in the SQLite "
+                        "file at log.path so previous_response_id works (opt-in, like log.store_prompts); "
+                        "off: previous_response_id and store: true are refused with a 400")
+    ttl_s: int = Field(default=86400, ge=60, description="how long a kept response can be continued")
+
+
 class RoutingConfig(Strict):
     router: str = Field(default="rules", description="rules, learned, random, fixed, or a plugin's router")
     artifact: str | None = Field(default=None, description="learned router artifact path")
@@ -268,6 +277,7 @@ class ResidencyConfig(Strict):
 class Settings(Strict):
     server: ServerConfig = ServerConfig()
     log: LogConfig = LogConfig()
+    responses: ResponsesConfig = ResponsesConfig()
     routing: RoutingConfig = RoutingConfig()
     residency: ResidencyConfig = ResidencyConfig()
     cascade: CascadeConfig = CascadeConfig()
