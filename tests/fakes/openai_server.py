@@ -173,6 +173,10 @@ class FakeOpenAI(FakeServer):
     def _answer(self, body: dict[str, Any], last_user: str) -> Answer:
         tools = [t["function"] for t in body.get("tools") or [] if t.get("type") == "function"]
         choice = body.get("tool_choice", "auto")
+        last = body["messages"][-1] if body["messages"] else {}
+        if tools and choice == "auto" and isinstance(last, dict) and last.get("role") == "tool":
+            # the tool's result came back: answer with it in prose, as a model ending its tool loop does
+            return self.answer(text_of(last.get("content")), body.get("max_tokens"))
         if tools and choice != "none":
             if isinstance(choice, dict):
                 tools = [t for t in tools if t["name"] == choice["function"]["name"]]
