@@ -6,22 +6,26 @@ the fake OpenAI, Anthropic and Ollama servers record what each backend actually 
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import anthropic
+import httpx
 import openai
 import pytest
 
-from smallfirst.backends.embedded import EmbeddedBackend
+from smallfirst.backends.embedded import EmbeddedBackend, default_model_path
 from smallfirst.backends.errors import UnsupportedContentError
 from smallfirst.config.loader import parse
 from smallfirst.config.schema import EndpointConfig
 from smallfirst.core.types import ChatRequest
 from smallfirst.server.app import Gateway, create_app
 from tests.fakes import FakeAnthropic, FakeOllama, FakeOpenAI
-from tests.helpers.gateway import running
+from tests.helpers.gateway import free_port, running
 from tests.integration.gateway.conftest import GatewayFactory, log_rows
 
 PNG_B64 = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
@@ -173,6 +177,42 @@ def test_llama_cpp_python_server_gets_strings(gateway: GatewayFactory) -> None:
     (sent,) = (r.body for r in srv.requests if r.path == "/v1/chat/completions")
     assert [m["content"] for m in sent["messages"]] == ["Weather\nin Paris?", "", "18 C"]
     assert sent["messages"][1]["tool_calls"] == [CALL]
+
+
+@pytest.mark.slow
+def test_a_tool_loop_finishes_on_a_real_llama_cpp_python_server(gateway: GatewayFactory) -> None:
+    """The server itself answers text parts and content null with an error; through the gateway it answers."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "llama_cpp.server", "--model", str(default_model_path()), "--model_alias", "smollm2",
+         "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "1024", "--n_threads", "1"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}/v1"
+    messages: Any = [{"role": "user", "content": [{"type": "text", "text": "Weather"}, {"type": "text", "text": "?"}]},
+                     {"role": "assistant", "content": None, "tool_calls": [CALL]},
+                     {"role": "tool", "tool_call_id": "call_1", "content": [{"type": "text", "text": "18 C"}]}]
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(base + "/models", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("llama_cpp.server did not start")
+            time.sleep(0.2)
+        direct = httpx.post(base + "/chat/completions", json={"model": "smollm2", "messages": messages,
+                                                              "max_tokens": 4}, timeout=60)
+        assert direct.status_code >= 400  # what the gateway saves its clients from
+        with gateway(tier({"backend": "llamacpp", "model": "smollm2", "base_url": base})) as (url, _):
+            oai = openai.OpenAI(base_url=url + "/v1", api_key="unused", max_retries=0)
+            r = oai.chat.completions.create(model="smallfirst/auto", messages=messages, max_tokens=4)
+            oai.close()
+        assert r.choices[0].finish_reason in ("stop", "length")
+    finally:
+        proc.terminate()
+        proc.wait(10)
 
 
 @pytest.fixture
