@@ -71,7 +71,7 @@ def load(data_dir: str | None, seed: int) -> tuple[OutcomeTable, dict[str, list[
         bench = dataset.split("/")[-1]
         stream[bench].append(Item(req, extract(req), by_prompt[i]["local"], by_prompt[i]["frontier"], bench))
     for items in stream.values():
-        rng.shuffle(items)  # type: ignore[arg-type]
+        rng.shuffle(items)
     return table, stream
 
 
