@@ -7,10 +7,12 @@
     "claude-sonnet-4-5" = "smallfirst/frontier"  # a tier
     "auto" = "smallfirst/auto"               # for clients that split "smallfirst/auto" into provider/model
     "small" = "smollm2-135m"                 # a configured model (an endpoint's model id or name)
+    "text-embedding-3-small" = "all-minilm-l6-v2"  # the built-in embedding model (/v1/embeddings)
 
 An alias resolves once, where the request enters the gateway (before admission, routing and the log's
 model column, which keeps the name the client sent in ``requested_model``). A target must be a route that
-exists: ``smallfirst/auto``, ``smallfirst/<tier>`` or a configured model; an alias naming another alias,
+exists: ``smallfirst/auto``, ``smallfirst/<tier>``, a configured model or the built-in embedding model
+(``all-minilm-l6-v2``); an alias naming another alias,
 an alias shadowing a real route, or a target nobody serves is a config error with a "did you mean".
 """
 
@@ -44,11 +46,13 @@ def _endpoint_names(cfg: EndpointConfig) -> set[str]:
 
 def routes(settings: Settings) -> list[str]:
     """Every model name the gateway serves without an alias."""
+    from smallfirst.embeddings.minilm import MODEL_ID
+
     out = [AUTO_MODEL, *(MODEL_PREFIX + t.name for t in settings.tiers)]
     for t in settings.tiers:
         for e in t.endpoints:
             out.extend(sorted(_endpoint_names(e) - set(out)))
-    return out
+    return [*out, MODEL_ID] if MODEL_ID not in out else out
 
 
 def _did_you_mean(name: str, known: Iterable[str]) -> str:
@@ -58,8 +62,12 @@ def _did_you_mean(name: str, known: Iterable[str]) -> str:
 
 def check(settings: Settings, source: str = "config") -> None:
     """Raise :class:`ConfigError` when an alias is empty, shadows a route, or names no route."""
+    if not settings.aliases:
+        return
+    from smallfirst.embeddings.minilm import NAMES
+
     known = routes(settings)
-    served = set(known)
+    served = set(known) | NAMES
     for alias, target in settings.aliases.items():
         where = f"{source}: aliases.{alias!r}"
         if not alias.strip():

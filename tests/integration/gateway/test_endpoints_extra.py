@@ -242,3 +242,13 @@ def test_system_fingerprint_local_is_stable_and_upstreams_pass_through(gateway: 
     assert a.system_fingerprint == b.system_fingerprint
     assert {c.system_fingerprint for c in chunks} == {a.system_fingerprint}
     assert up.system_fingerprint == "fp_fake"
+
+
+def test_an_embedding_alias_reaches_the_built_in_model(gateway: GatewayFactory) -> None:
+    cfg = {"tiers": [{"name": "local", "endpoints": [{"backend": "fake"}]}],
+           "aliases": {"text-embedding-3-small": "all-minilm-l6-v2"}}
+    with gateway(cfg) as (url, _):
+        client = oa(url)
+        r = client.embeddings.create(model="text-embedding-3-small", input=["a cat", "a dog"])
+        assert len(r.data) == 2 and len(r.data[0].embedding) == 384
+        assert client.models.retrieve("text-embedding-3-small").owned_by == "smallfirst alias of all-minilm-l6-v2"

@@ -17,12 +17,13 @@ TIERS: dict[str, Any] = {"tiers": [
 
 def test_every_kind_of_route_is_a_valid_target() -> None:
     s = parse({**TIERS, "aliases": {"gpt-4o": "smallfirst/auto", "claude-sonnet-4-5": "smallfirst/frontier",
-                                    "small": "smollm2-135m", "big": "oa", "auto": "smallfirst/auto"}})
+                                    "small": "smollm2-135m", "big": "oa", "auto": "smallfirst/auto",
+                                    "text-embedding-3-small": "all-minilm-l6-v2"}})
     resolve = resolver(s.aliases)
     assert resolve("gpt-4o") == "smallfirst/auto" and resolve("auto") == "smallfirst/auto"
     assert resolve("small") == "smollm2-135m" and resolve("smallfirst/local") == "smallfirst/local"
     assert routes(s) == ["smallfirst/auto", "smallfirst/local", "smallfirst/frontier", "embedded:smollm2-135m",
-                         "smollm2-135m", "gpt-4o-mini", "oa"]
+                         "smollm2-135m", "gpt-4o-mini", "oa", "all-minilm-l6-v2"]
 
 
 @pytest.mark.parametrize(("aliases", "message", "hint"), [
