@@ -31,7 +31,7 @@ PRESETS: dict[str, Preset] = {
         Preset(
             "openai", "https://api.openai.com/v1", "OPENAI_API_KEY", True,
             Capabilities(context_window=128_000, json_schema=True, tools=True, named_tools=True, logprobs=True,
-                         images=True, embeddings=True, choices=True),
+                         images=True, choices=True),
             "check https://status.openai.com and your network",
         ),
         Preset(
@@ -65,7 +65,7 @@ PRESETS: dict[str, Preset] = {
         Preset(
             "gemini", "https://generativelanguage.googleapis.com/v1beta/openai", "GEMINI_API_KEY", True,
             Capabilities(context_window=1_048_576, json_schema=True, tools=True, named_tools=True, logprobs=False,
-                         images=True, embeddings=True),
+                         images=True),
             "check https://status.cloud.google.com and your network",
         ),
         Preset(
