@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from smallfirst.cli.errors import UsageError
+from smallfirst.evaluate.tasks import MAX_TOKENS
 
 
 def _report(run_dir: Path, quality_target: float, pass_threshold: float, html: Path | None,
@@ -48,7 +49,8 @@ def eval_command(
         min=1, help="requests at once per endpoint on this machine (they share its CPU/GPU)")] = 1,
     retries: Annotated[int, typer.Option(min=0, help="retries of retryable upstream errors")] = 3,
     timeout: Annotated[float, typer.Option(min=0.001, help="seconds per try")] = 120.0,
-    max_tokens: Annotated[int, typer.Option(min=1, help="answer length limit (a task's request may override)")] = 256,
+    max_tokens: Annotated[int, typer.Option(min=1, max=MAX_TOKENS, help="answer length limit (a task's request "
+                                            "may override)")] = 256,
     judge: Annotated[str | None, typer.Option(help="tier whose model judges tasks scored by 'judge'")] = None,
     no_logprobs: Annotated[bool, typer.Option("--no-logprobs", help="do not ask for token log-probabilities "
                                               "(the embedded model then needs less memory)")] = False,
@@ -78,10 +80,12 @@ def eval_command(
         typer.echo(f"report: {out}")
         return
     assert tasks is not None
-    from smallfirst.config.loader import load
+    from smallfirst.config.loader import DEFAULT_PATH, load
     from smallfirst.evaluate.runner import RunOptions, run_eval
     from smallfirst.evaluate.tasks import load_tasks
 
+    if config is None and Path(DEFAULT_PATH).is_file():
+        typer.echo(f"eval: using ./{DEFAULT_PATH} from the current folder (pass -c FILE to use another)", err=True)
     settings = load(config)
     task_list = load_tasks(tasks)
     run_dir = run or Path("eval-runs") / tasks.stem
@@ -100,3 +104,23 @@ def eval_command(
                    f"{stats.elapsed_s:.1f} s ({stats.per_s:.1f}/s)")
     out = _report(run_dir, quality_target, pass_threshold, html, quiet)
     typer.echo(f"report: {out}\noutcomes (router training format): {run_dir / 'outcomes.jsonl'}")
+    _explain_failures(run_dir)
+
+
+def _explain_failures(run_dir: Path) -> None:
+    """The commonest failure reasons; exit 1 when no task got an answer on any tier."""
+    from collections import Counter
+
+    from smallfirst.evaluate.runfile import load_run
+
+    rows = list(load_run(run_dir).rows.values())  # the last try of each task on each target
+    failed = [r for r in rows if not r.ok]
+    if not failed:
+        return
+    reasons = Counter(f"{r.tier}: {r.error_message or r.error}" for r in failed)
+    typer.echo(f"{len(failed)} of {len(rows)} failed; why:", err=True)
+    for reason, n in reasons.most_common(3):
+        typer.echo(f"  {n} × {reason}", err=True)
+    if len(failed) == len(rows):
+        typer.echo("smallfirst: error: every task failed on every tier (reasons above)", err=True)
+        raise typer.Exit(1)

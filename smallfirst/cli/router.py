@@ -11,6 +11,7 @@ import typer
 
 from smallfirst.cli.app import new_app
 from smallfirst.core.errors import BadRequestError
+from smallfirst.core.progress import Steps
 
 app = new_app(no_args_is_help=True, help="Train, calibrate and benchmark the learned router.")
 
@@ -19,7 +20,20 @@ OutcomesArg = Annotated[str, typer.Argument(
 TiersOpt = Annotated[str | None, typer.Option(
     "--tiers", help="tier names cheapest first, e.g. local,frontier (RouteLLM: weak,strong names)")]
 DataDirOpt = Annotated[str | None, typer.Option(
-    "--data-dir", help="folder of the RouteLLM data (default ../shared/data/routellm)")]
+    "--data-dir", help="routellm:…: folder of RouteLLM's tidy outcomes.jsonl (default $SMALLFIRST_ROUTELLM_DIR; "
+    "not shipped — examples/outcomes.jsonl is a bundled sample of it)")]
+SAMPLE = "examples/outcomes.jsonl"
+
+
+def need_two_tiers(table: Any, spec: str, verb: str) -> None:
+    """One line on what a one-tier outcomes file lacks and how to get the second tier."""
+    if len(table.tiers) >= 2:
+        return
+    only = ", ".join(repr(t) for t in table.tiers) or "none"
+    raise BadRequestError(
+        f"router {verb} needs outcomes for at least two tiers; {spec} has only {only}",
+        hint="configure a second tier (e.g. an API tier) and run `smallfirst eval TASKS` again, or use the "
+             f"bundled public RouteLLM sample: smallfirst router {verb} {SAMPLE}")
 
 
 def _split(s: str | None) -> list[str] | None:
@@ -58,10 +72,8 @@ def load_table(spec: str, tiers: str | None = None, tier_costs: str | None = Non
     return OutcomeTable.from_rows(read_outcomes(spec), tiers=names, tier_costs=_tier_costs(tier_costs))
 
 
-def _progress() -> Any:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+def _progress() -> Steps:
+    return Steps()
 
 
 def _label(spec: str) -> str:
@@ -91,13 +103,14 @@ def train(
     if folds < 2:
         raise BadRequestError("--folds must be at least 2", hint="5 is a good default")
     table = load_table(outcomes, tiers, None, data_dir)
+    need_two_tiers(table, outcomes, "train")
     spec = TrainSpec(kind=kind, c=c, use_meta=not no_meta, folds=folds)
     spec.resolved_kind(table.scores)  # validate early
     feat = HashedFeaturizer(bits=spec.bits, use_meta=spec.use_meta)
     with _progress() as prog:
-        t1 = prog.add_task("features", total=len(table))
+        t1 = prog.add("features", len(table))
         fm = featurize(table.prompts, table.tasks, feat, progress=lambda k: prog.advance(t1, k))
-        t2 = prog.add_task("fitting", total=min(folds, len(set(table.groups.tolist()))) + 1)
+        t2 = prog.add("fitting", min(folds, len(set(table.groups.tolist()))) + 1)
         model = fit(table, spec, fm=fm, featurizer=feat, progress=lambda k: prog.advance(t2, k))
     model = dataclasses.replace(model, meta={**model.meta, "source": outcomes})
     path = model.save(out)
@@ -206,9 +219,10 @@ def bench(
         raise BadRequestError("--folds must be ≥ 2 and --seeds ≥ 1", hint="e.g. --folds 5 --seeds 3")
     names = _split(routers) or []
     table = load_table(outcomes, tiers, tier_costs, data_dir)
+    need_two_tiers(table, outcomes, "bench")
     label = _label(outcomes)
     with _progress() as prog:
-        task = prog.add_task(f"bench {label}", total=len(names) * folds * seeds)
+        task = prog.add(f"bench {label}", len(names) * folds * seeds)
         try:
             result = run_bench(table, names, folds=folds, seeds=range(seeds), kind=kind, c=c,
                                progress=lambda k: prog.advance(task, k), label=label)

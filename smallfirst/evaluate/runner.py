@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -24,6 +25,7 @@ from typing import IO, Any
 
 from smallfirst.cascade.contract import Contract
 from smallfirst.core.errors import BadRequestError
+from smallfirst.core.progress import Steps
 from smallfirst.core.tiers import Endpoint, Tier
 from smallfirst.core.types import ChatRequest
 from smallfirst.evaluate.calls import Caller, CallPolicy
@@ -110,7 +112,10 @@ class _Bars:
     def __init__(self, enabled: bool) -> None:
         self.progress: Any = None
         self.ids: dict[str, Any] = {}
-        if enabled:
+        self.lines: Steps | None = None  # not on a terminal: a line about every 5 % of the total
+        if enabled and not sys.stderr.isatty():
+            self.lines = Steps(tty=False)
+        elif enabled:
             from rich.progress import (
                 BarColumn,
                 MofNCompleteColumn,
@@ -126,10 +131,14 @@ class _Bars:
                                      TimeRemainingColumn())
 
     def add(self, key: str, label: str, total: int) -> None:
+        if self.lines is not None and key == "*":
+            self.ids[key] = self.lines.add(f"eval {label}", total)
         if self.progress is not None:
             self.ids[key] = self.progress.add_task(label, total=total, rate="")
 
     def advance(self, key: str, elapsed: float, done: int) -> None:
+        if self.lines is not None:
+            self.lines.advance(self.ids["*"])
         if self.progress is not None:
             rate = f"{done / elapsed:.1f}/s" if elapsed > 0 else ""
             self.progress.advance(self.ids[key])

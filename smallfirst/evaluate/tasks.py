@@ -45,6 +45,7 @@ _KEYS = frozenset({"id", "prompt", "system", "messages", "expected", "type", "sc
                    "dataset"})
 _CONTRACT_KEYS = frozenset({"labels", "schema", "fields", "regex"})
 _SHOWN = 5
+MAX_TOKENS = 1_000_000  # no model writes more in one answer: a larger max_tokens is a typo
 _FORMAT_HINT = ("each line is a JSON object with prompt (or messages) and expected; see \"Task files\" in "
                 "README.md (examples/tasks.jsonl is one)")
 
@@ -226,6 +227,9 @@ def _check_request(messages: list[dict[str, Any]], extra: Any) -> dict[str, Any]
     for key in ("model", "messages", "stream"):
         if key in fields:
             raise TaskError(f"'request.{key}' is set by the runner; remove it")
+    mt = fields.get("max_tokens")
+    if isinstance(mt, int) and not isinstance(mt, bool) and mt > MAX_TOKENS:
+        raise TaskError(f"'request.max_tokens' {mt:,} is more than any model writes (at most {MAX_TOKENS:,})")
     try:
         to_request({"model": "eval", "messages": messages, **fields})
     except SmallfirstError as err:

@@ -45,7 +45,8 @@ def find_data(data_dir: str | Path | None = None) -> Path:
             return f.resolve()
     where = ", ".join(str(c) for c in candidates)
     raise BadRequestError(f"RouteLLM outcome data not found (looked in: {where})",
-                          hint=f"pass --data-dir or set {ENV_DIR} to the folder holding outcomes.jsonl")
+                          hint=f"pass --data-dir or set {ENV_DIR} to the folder holding outcomes.jsonl "
+                          "(examples/outcomes.jsonl is a bundled sample of it)")
 
 
 def parse_spec(spec: str) -> list[str] | None:

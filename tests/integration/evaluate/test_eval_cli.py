@@ -47,7 +47,7 @@ def test_malformed_task_file_exits_1_naming_the_line(tmp_path: Path, capsys: pyt
 
 
 def test_usage_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["eval"]) == 1
+    assert main(["eval"]) == 2  # a usage error
     assert "exactly one" in capsys.readouterr().err
     assert main(["eval", "--report", str(tmp_path)]) == 1
     assert "not an eval run" in capsys.readouterr().err
