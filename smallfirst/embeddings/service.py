@@ -1,10 +1,12 @@
 """The embeddings route: which embedder serves a request, residency, fallback, and what the log records.
 
-The route is every configured endpoint whose capabilities include ``embeddings``, in tier chain order
-(cheapest tier first, endpoints in file order); when no endpoint declares it, the built-in local model
-(:mod:`.minilm`) is the route. A ``model`` that names one of those endpoints (its ``model`` or ``name``),
-or the built-in model (``all-minilm-l6-v2``), is served by it alone; ``smallfirst/<tier>`` keeps that
-tier's embedders; any other name (``smallfirst/auto``, ``text-embedding-3-small`` …) takes the route.
+The route is, tier by tier in chain order (cheapest first, endpoints in file order), every configured
+endpoint whose capabilities include ``embeddings``, with the built-in local model (:mod:`.minilm`) standing
+in for the first tier on this host when that tier has none (the default local tier — the embedded chat
+model — does not embed; with no tier on this host it goes first): local first, as for chat. A ``model``
+that names an embedding endpoint (its ``model`` or ``name``), or the built-in model (``all-minilm-l6-v2``),
+is served by it alone; ``smallfirst/<tier>`` keeps that tier's embedders; any other name
+(``smallfirst/auto``, ``text-embedding-3-small`` …) takes the route.
 
 Then, as for chat: the caller's API key keeps the tiers it may use; the residency policy keeps the
 embedders its input may go to (fail closed: no embedder left is a 403, a failure of the ones left is a
@@ -62,11 +64,12 @@ class EmbeddingService:
     def __init__(self, route: Sequence[Candidate], builtin: Candidate, *, tiers: Sequence[str],
                  not_embedding: Mapping[str, str], signals: SignalFn, residency: Locations | None = None,
                  boundary: BoundaryCheck | None = None, fallback: bool = True) -> None:
-        """``route``: configured embedders in chain order (empty: the built-in serves); ``not_embedding``:
+        """``route``: the embedders in chain order, the built-in among them where it stands in (see
+        :func:`smallfirst.pipeline.embeddings.build_embeddings`; empty: the built-in alone); ``not_embedding``:
         names of configured chat-only endpoints (model or label → label), refused with a clear 400."""
-        self.configured = tuple(route)
+        self.route = tuple(route) or (builtin,)
         self.builtin = builtin
-        self.route = self.configured or (builtin,)
+        self.configured = tuple(c for c in self.route if c is not builtin)
         self.tiers = tuple(tiers)
         self.not_embedding = dict(not_embedding)
         self._signals = signals
@@ -100,9 +103,9 @@ class EmbeddingService:
                                       hint="send smallfirst/auto, or set [tiers.endpoints.capabilities] "
                                            "embeddings = true on an endpoint of that tier")
             return keep, f"pinned to tier {tier}"
-        if self.configured:
-            return list(self.route), "the first embedding endpoint in chain order"
-        return list(self.route), "no endpoint declares embeddings: the built-in local model"
+        if self.route[0] is self.builtin:
+            return list(self.route), "the built-in local model (no embedding endpoint in the first tier on this host)"
+        return list(self.route), "the first embedding endpoint in chain order"
 
     def _allowed(self, cands: Sequence[Candidate], chat: ChatRequest, sig: Signals) -> tuple[list[Candidate], str]:
         """Residency's cut: the candidates the input may go to ('' when residency does not restrict it)."""
@@ -119,8 +122,9 @@ class EmbeddingService:
             reason += f"; removed {', '.join(removed)}"
         if not keep:
             raise PolicyBlockedError(f"no embedder may take this input: {reason} (fail closed)",
-                                     hint="configure an embedding endpoint on this host (or leave the built-in "
-                                          "local model serving: declare no remote embedding endpoint)")
+                                     hint="send smallfirst/auto (the route starts on this host) or name the "
+                                          "built-in model all-minilm-l6-v2; or configure an embedding endpoint "
+                                          "on this host")
         return keep, reason
 
     # ---- serving -----------------------------------------------------------------------------------

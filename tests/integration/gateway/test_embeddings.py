@@ -126,8 +126,9 @@ def test_base64_and_batches_match_single_float_calls(gateway: GatewayFactory) ->
 
 def test_a_configured_openai_compatible_endpoint_serves_and_is_priced(gateway: GatewayFactory,
                                                                      upstream: FakeOpenAI) -> None:
-    cfg = {"tiers": [CHAT_ONLY["tiers"][0], {"name": "mid", "endpoints": [embedder(upstream,
-                                                                                   price_input_per_mtok=0.5)]}]}
+    # an embedding endpoint in the first tier on this host serves the route (the built-in stands back)
+    cfg = {"tiers": [{"name": "local", "endpoints": [CHAT_ONLY["tiers"][0]["endpoints"][0],
+                                                     embedder(upstream, price_input_per_mtok=0.5)]}]}
     with gateway(cfg) as (url, app):
         c = client(url)
         raw = c.embeddings.with_raw_response.create(model="text-embedding-3-small", input=["one two", "three"])
@@ -136,13 +137,14 @@ def test_a_configured_openai_compatible_endpoint_serves_and_is_priced(gateway: G
         rows = log_rows(app)
     resp = raw.parse()
     assert vectors(resp).shape == (2, 16) and resp.model == "embed-fake" and resp.usage.prompt_tokens == 3
-    assert raw.headers["x-smallfirst-tier"] == "mid" and raw.headers["x-smallfirst-cost-usd"] == f"{3 * 0.5 / 1e6:.8f}"
+    assert raw.headers["x-smallfirst-tier"] == "local"
+    assert raw.headers["x-smallfirst-cost-usd"] == f"{3 * 0.5 / 1e6:.8f}"
     sent = embedding_calls(upstream)
     assert sent[0] == {"input": ["one two", "three"], "encoding_format": "float", "model": "embed-fake"}
     assert sent[1]["dimensions"] == 8 and len(sent) == 2
     assert np.frombuffer(base64.b64decode(short.data[0].embedding), dtype="<f4").shape == (8,)  # type: ignore[arg-type]
     assert vectors(builtin).shape == (1, 384)
-    assert rows[0].tier == "mid" and rows[0].cost_usd == pytest.approx(3 * 0.5 / 1e6)
+    assert rows[0].endpoint == "openai_compat:embed-fake" and rows[0].cost_usd == pytest.approx(3 * 0.5 / 1e6)
 
 
 def test_an_upstream_failure_falls_back_only_to_a_replica_of_the_same_model(gateway: GatewayFactory,
@@ -152,8 +154,9 @@ def test_an_upstream_failure_falls_back_only_to_a_replica_of_the_same_model(gate
     cfg = {"tiers": [CHAT_ONLY["tiers"][0],
                      {"name": "mid", "endpoints": [embedder(upstream, name="first"), embedder(remote, name="second")]}]}
     with gateway(cfg) as (url, _):
-        raw = client(url).embeddings.with_raw_response.create(model="smallfirst/auto", input="hello")
+        raw = client(url).embeddings.with_raw_response.create(model="smallfirst/mid", input="hello")
     assert raw.headers["x-smallfirst-model"] == "embed-fake" and len(embedding_calls(remote)) == 1
+    assert "pinned to tier mid" in raw.headers["x-smallfirst-reason"]
     upstream.clear_faults()
 
 
@@ -164,11 +167,11 @@ def test_residency_keeps_a_sensitive_input_on_the_host(gateway: GatewayFactory, 
         embedder(remote, name="hosted", location="us"), embedder(upstream, name="onhost")]}]}
     with gateway(cfg) as (url, app):
         c = client(url)
-        plain = c.embeddings.with_raw_response.create(model="smallfirst/auto", input="hello there")
-        kept = c.embeddings.with_raw_response.create(model="smallfirst/auto", input=["fine", SENSITIVE])
+        plain = c.embeddings.with_raw_response.create(model="smallfirst/mid", input="hello there")
+        kept = c.embeddings.with_raw_response.create(model="smallfirst/mid", input=["fine", SENSITIVE])
         with pytest.raises(openai.PermissionDeniedError) as blocked:  # named, but the input may not go there
             c.embeddings.create(model="hosted", input=SENSITIVE)
-        forced = c.embeddings.with_raw_response.create(model="smallfirst/auto", input="nothing secret",
+        forced = c.embeddings.with_raw_response.create(model="smallfirst/mid", input="nothing secret",
                                                        extra_headers={"x-smallfirst-residency": "local"})
         rows = log_rows(app)
     assert plain.headers["x-smallfirst-model"] == "embed-fake"
@@ -184,20 +187,28 @@ def test_residency_keeps_a_sensitive_input_on_the_host(gateway: GatewayFactory, 
     assert embedding_calls(upstream)[-1]["input"] == ["nothing secret"] and len(embedding_calls(remote)) == 1
 
 
-def test_residency_fails_closed_when_only_a_remote_embedder_exists(gateway: GatewayFactory,
-                                                                  remote: FakeOpenAI) -> None:
+def test_a_remote_embedder_is_used_by_name_and_a_sensitive_input_fails_closed_there(gateway: GatewayFactory,
+                                                                                   remote: FakeOpenAI) -> None:
+    # the only configured embedder is off the host: the route is local first (the built-in model), the
+    # remote one serves the clients that name its model, and never a sensitive input
     cfg = {"tiers": [CHAT_ONLY["tiers"][0], {"name": "frontier", "endpoints": [embedder(remote, location="us")]}]}
     with gateway(cfg) as (url, app):
         c = client(url)
-        ok = c.embeddings.create(model="smallfirst/auto", input="the weather is nice")
+        routed = c.embeddings.with_raw_response.create(model="text-embedding-3-small", input="the weather is nice")
+        named = c.embeddings.create(model="embed-fake", input="the weather is nice")
         with pytest.raises(openai.PermissionDeniedError) as blocked:
-            c.embeddings.create(model="smallfirst/auto", input=SENSITIVE)
+            c.embeddings.create(model="embed-fake", input=SENSITIVE)
+        with pytest.raises(openai.PermissionDeniedError):
+            c.embeddings.create(model="smallfirst/frontier", input=SENSITIVE)
+        local = c.embeddings.with_raw_response.create(model="smallfirst/auto", input=SENSITIVE)
         rows = log_rows(app)
-    assert vectors(ok).shape == (1, 16)
-    assert blocked.value.status_code == 403 and "fail closed" in str(blocked.value)
+    assert routed.headers["x-smallfirst-model"] == "all-minilm-l6-v2" and vectors(named).shape == (1, 16)
+    assert blocked.value.status_code == 403 and "fail closed" in str(blocked.value) and "jane" not in str(blocked.value)
     assert blocked.value.response.headers["x-should-retry"] == "false"
     assert [b["input"] for b in embedding_calls(remote)] == [["the weather is nice"]]
-    assert rows[1].status == 403 and rows[1].tier is None and "pii" in rows[1].sensitive
+    assert local.headers["x-smallfirst-tier"] == "local" and vectors(local.parse()).shape == (1, 384)
+    assert rows[2].status == 403 and rows[2].tier is None and "pii" in rows[2].sensitive
+    assert rows[4].status == 200 and {a.location for a in rows[4].attempts} == {"local"}
 
 
 @pytest.mark.parametrize(("kwargs", "param"), [
