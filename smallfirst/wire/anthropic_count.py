@@ -5,8 +5,9 @@ model it names is resolved as a chat request's is (aliases, ``smallfirst/<tier>`
 ``smallfirst/auto`` counts for the first tier of the chain, where the router starts by default.
 
 * When that tier's first endpoint runs its model in this process (the embedded llama.cpp backend), the
-  count is exact for it: the messages (and tools) rendered with the model's own chat template, tokenized
-  by the model's tokenizer (loaded vocabulary-only, once per model file, apart from the serving model so a
+  count is exact for it: the messages (and tools) rendered as that backend renders them
+  (:mod:`smallfirst.backends.llama_render`, then the model's own chat template), tokenized by the model's
+  tokenizer (loaded vocabulary-only, once per model file, apart from the serving model so a
   count never waits for a generation). A promoted fine-tune is counted with its base model's tokenizer.
 * Otherwise the count is an estimate: about 4 characters per token over the message text and the tool
   definitions (``smallfirst.signals.extract.CHARS_PER_TOKEN``, the ratio the routing signals use).
@@ -19,7 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -82,37 +83,38 @@ def _model_file(endpoint: Endpoint) -> Path | None:
     return backend.model_path if isinstance(backend, EmbeddedBackend) else None
 
 
-def _flat(messages: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """Messages with text content (parts joined), as a chat template expects them."""
-    return [{**m, "content": content_text(m.get("content"))} for m in messages]
-
-
 class Tokenizers:
     """Vocabulary-only llama.cpp models and chat templates, one per GGUF file, loaded on first use."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._loaded: dict[Path, tuple[Any, Any]] = {}
+        self._loaded: dict[Path, tuple[Any, Any, bool]] = {}
 
-    def _get(self, path: Path) -> tuple[Any, Any]:
+    def _get(self, path: Path) -> tuple[Any, Any, bool]:
         with self._lock:
             if path not in self._loaded:
                 import llama_cpp
                 from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
                 vocab = llama_cpp.Llama(model_path=str(path), vocab_only=True, n_ctx=64, verbose=False)
-                template = vocab.metadata.get("tokenizer.chat_template")
+                template = vocab.metadata.get("tokenizer.chat_template") or ""
                 fmt = Jinja2ChatFormatter(template=template, eos_token="", bos_token="") if template else None
-                self._loaded[path] = (vocab, fmt)
+                self._loaded[path] = (vocab, fmt, "tool_calls" in template)
             return self._loaded[path]
 
     def count(self, path: Path, request: ChatRequest) -> int:
-        vocab, fmt = self._get(path)
-        messages = _flat(request.messages)
+        """The prompt exactly as the embedded backend renders it (smallfirst.backends.llama_render), tokenized."""
+        from smallfirst.backends.llama_render import calls_as_text, llama_kwargs
+
+        vocab, fmt, template_calls = self._get(path)
+        kw = llama_kwargs(request)
+        messages = kw["messages"]
+        if not template_calls and any(m.get("tool_calls") for m in messages):
+            messages = calls_as_text(messages)
         if fmt is not None:
-            text = fmt(messages=messages, tools=request.tools).prompt
+            text = fmt(messages=messages, tools=kw.get("tools")).prompt
         else:
-            text = "\n".join(m["content"] for m in messages)
+            text = "\n".join(str(m.get("content") or "") for m in messages)
         with self._lock:  # llama.cpp objects are not thread-safe
             return len(vocab.tokenize(text.encode("utf-8"), add_bos=False, special=True))
 

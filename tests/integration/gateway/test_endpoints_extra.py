@@ -103,15 +103,34 @@ def test_count_tokens_uses_the_embedded_tokenizer(gateway: GatewayFactory) -> No
         client = anthropic.Anthropic(base_url=url, api_key="x", max_retries=0)
         counted = client.messages.count_tokens(model="smallfirst/auto", system="Be brief.",
                                                messages=[{"role": "user", "content": "Name three colours."}])
-        longer = client.messages.count_tokens(model="smallfirst/local", messages=[
+        one = client.messages.count_tokens(model="smallfirst/local", messages=[
+            {"role": "user", "content": [{"type": "text", "text": "Name three colours."}]}])
+        two = client.messages.count_tokens(model="smallfirst/local", messages=[
             {"role": "user", "content": [{"type": "text", "text": "Name three colours."},
                                          {"type": "text", "text": "And three animals, please."}]}])
+        tools = client.messages.count_tokens(model="smallfirst/local", messages=[
+            {"role": "user", "content": "Name three colours."}], tools=[
+            {"name": "lookup", "description": "Look a colour up", "input_schema": {"type": "object"}}])
         streamed = list(oa(url).chat.completions.create(
             model="smallfirst/auto", max_tokens=2, stream=True, stream_options={"include_usage": True},
             messages=[{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Name three colours."}]))
-    assert counted.input_tokens > 5 and longer.input_tokens > counted.input_tokens - 3
+        answered = client.messages.create(model="smallfirst/auto", max_tokens=2, system="Be brief.",
+                                          messages=[{"role": "user", "content": "Name three colours."}])
+        turns: Any = [{"role": "user", "content": "Weather in Paris?"},
+                      {"role": "assistant", "content": [{"type": "tool_use", "id": "t1", "name": "weather",
+                                                         "input": {"city": "Paris"}}]},
+                      {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t1", "content": "sunny"}]}]
+        weather: Any = [{"name": "weather", "description": "Weather of a city", "input_schema": {
+            "type": "object", "properties": {"city": {"type": "string"}}}}]
+        loop = client.messages.count_tokens(model="smallfirst/local", messages=turns, tools=weather)
+        loop_answer = client.messages.create(model="smallfirst/local", max_tokens=2, messages=turns, tools=weather)
+    assert counted.input_tokens > 5 and two.input_tokens > one.input_tokens  # text parts are all counted
+    # SmolLM2's chat template does not render tool definitions: the model never sees them, and the count says so
+    assert tools.input_tokens == one.input_tokens
+    assert loop.input_tokens == loop_answer.usage.input_tokens  # a tool loop, rendered as the backend renders it
     usage = streamed[-1].usage
     assert usage is not None and usage.prompt_tokens == counted.input_tokens  # the same template and tokenizer
+    assert answered.usage.input_tokens == counted.input_tokens
 
 
 def test_count_tokens_estimates_for_a_remote_tier_and_checks_keys(gateway: GatewayFactory, upper: FakeOpenAI,
