@@ -40,6 +40,7 @@ def build() -> typer.Typer:
     from smallfirst.cli import finetune as finetune_cli
     from smallfirst.cli import keys as keys_cli
     from smallfirst.cli import plan as plan_cli
+    from smallfirst.cli import prompt as prompt_cli
     from smallfirst.cli import report as report_cli
     from smallfirst.cli import router as router_cli
     from smallfirst.cli import serve as serve_cli
@@ -47,6 +48,7 @@ def build() -> typer.Typer:
     app = new_app(name="smallfirst", no_args_is_help=True)
     app.callback()(_root)
     app.command("serve")(serve_cli.serve)
+    app.command("prompt")(prompt_cli.prompt)
     app.add_typer(config_cli.app, name="config")
     app.add_typer(keys_cli.app, name="keys")
     app.command("plan")(plan_cli.plan)

@@ -51,13 +51,17 @@ def _cores() -> int:
 
 
 def _banner(settings: Settings, app: Gateway, h: str, p: int, workers: str) -> None:
-    from smallfirst.config.describe import describe
+    from smallfirst.cli.banner import banner_lines
 
     typer.echo(f"smallfirst gateway on http://{h}:{p}/v1  tiers: {', '.join(settings.tier_names)}  "
                f"log: {settings.log.path}{workers}")
-    lines, warnings = describe(settings)  # where each endpoint is, and why
+    lines, warnings = banner_lines(settings)  # where each endpoint is, why, and what it lacks
     for line in lines:
         typer.echo(f"  {line}")
+    missing = [line for line in lines if " — missing: " in line or " — not answering" in line]
+    if missing:
+        typer.echo(f"warning: {len(missing)} endpoint(s) cannot answer yet (see above): requests for them fall "
+                   "back along the tier chain or fail", err=True)
     for w in warnings:
         typer.echo(f"warning: {w}", err=True)
     for tier, ep in app.engine.endpoints():
