@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -271,3 +272,25 @@ def test_an_embedding_alias_reaches_the_built_in_model(gateway: GatewayFactory) 
         r = client.embeddings.create(model="text-embedding-3-small", input=["a cat", "a dog"])
         assert len(r.data) == 2 and len(r.data[0].embedding) == 384
         assert client.models.retrieve("text-embedding-3-small").owned_by == "smallfirst alias of all-minilm-l6-v2"
+
+
+def test_agents_sdk_model_string_needs_the_auto_alias(gateway: GatewayFactory) -> None:
+    """The Agents SDK's MultiProvider splits a model string at its first '/': ``smallfirst/auto`` is provider
+    ``smallfirst`` (an error); the alias ``auto`` is the fix (openai-agents, where it is installed)."""
+    agents = pytest.importorskip("agents")
+    cfg = {"tiers": [{"name": "local", "endpoints": [{"backend": "fake"}]}], "aliases": {"auto": "smallfirst/auto"}}
+    with gateway(cfg) as (url, app):
+
+        async def ask(model: str) -> Any:
+            async with openai.AsyncOpenAI(base_url=url + "/v1", api_key="x", max_retries=0) as client:
+                provider = agents.MultiProvider(openai_client=client, openai_use_responses=False)
+                agent = agents.Agent(name="a", instructions="Answer briefly.", model=model)
+                return await agents.Runner.run(agent, "ping", run_config=agents.RunConfig(
+                    model_provider=provider, tracing_disabled=True))
+
+        with pytest.raises(agents.exceptions.UserError, match="Unknown prefix: smallfirst"):
+            asyncio.run(ask("smallfirst/auto"))
+        result = asyncio.run(ask("auto"))
+        assert "ping" in result.final_output
+        rows = log_rows(app)
+    assert rows[-1].requested_model == "auto" and rows[-1].tier == "local"
