@@ -147,6 +147,19 @@ def test_a_configured_openai_compatible_endpoint_serves_and_is_priced(gateway: G
     assert rows[0].endpoint == "openai_compat:embed-fake" and rows[0].cost_usd == pytest.approx(3 * 0.5 / 1e6)
 
 
+def test_an_alias_names_an_embedding_endpoint(gateway: GatewayFactory, upstream: FakeOpenAI) -> None:
+    cfg = {"aliases": {"text-embedding-ada-002": "embed-fake"},
+           "tiers": [CHAT_ONLY["tiers"][0], {"name": "mid", "endpoints": [embedder(upstream)]}]}
+    with gateway(cfg) as (url, app):
+        c = client(url)
+        aliased = c.embeddings.with_raw_response.create(model="text-embedding-ada-002", input="hello")
+        routed = c.embeddings.with_raw_response.create(model="text-embedding-3-small", input="hello")
+        rows = log_rows(app)
+    assert aliased.headers["x-smallfirst-tier"] == "mid" and len(embedding_calls(upstream)) == 1
+    assert routed.headers["x-smallfirst-model"] == "all-minilm-l6-v2"  # not configured: the route, local first
+    assert rows[0].requested_model == "text-embedding-ada-002"
+
+
 def test_an_upstream_failure_falls_back_only_to_a_replica_of_the_same_model(gateway: GatewayFactory,
                                                                           upstream: FakeOpenAI,
                                                                           remote: FakeOpenAI) -> None:
