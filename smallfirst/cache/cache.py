@@ -118,7 +118,7 @@ class ResponseCache:
             return self._bypass("sensitive request (cache.store_sensitive is off)")
         key = exact_key(request)
         text = query_text(request) if self._encode is not None else None
-        contract = contract_key(request) if text is not None else None
+        contract = contract_key(request, text, self.cfg.semantic_guard) if text is not None else None
         pending = Pending(key, request.api_key_id, contract, text)
         if mode == "refresh":
             return self._bypass(why, pending)
