@@ -33,6 +33,7 @@ def _root(
 
 
 def build() -> typer.Typer:
+    from smallfirst.cli import cache as cache_cli
     from smallfirst.cli import cascade as cascade_cli
     from smallfirst.cli import catalog as catalog_cli
     from smallfirst.cli import config as config_cli
@@ -56,6 +57,7 @@ def build() -> typer.Typer:
     app.add_typer(catalog_cli.app, name="catalog")
     app.add_typer(router_cli.app, name="router")
     app.add_typer(cascade_cli.app, name="cascade")
+    app.add_typer(cache_cli.app, name="cache")
     app.add_typer(report_cli.app, name="report")
     app.add_typer(finetune_cli.app, name="finetune")
     return app

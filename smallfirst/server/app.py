@@ -16,6 +16,7 @@ from smallfirst.core.errors import MethodNotAllowedError, SmallfirstError
 from smallfirst.pipeline import Pipeline, build_pipeline
 from smallfirst.pipeline.embeddings import build_embeddings
 from smallfirst.resilience import metrics as resilience_metrics
+from smallfirst.server import cache_metrics
 from smallfirst.server.admin import Admin, build_view
 from smallfirst.server.asgi import Handler, Receive, Scope, Send, send_json, send_openai_error
 from smallfirst.server.embeddings_handler import EmbeddingsHandler
@@ -41,6 +42,7 @@ class Gateway:
         self.engine = pipeline.engine(observers=[self.metrics.observe])
         self.access = pipeline.access  # API keys, limits, budgets (in memory or shared)
         resilience_metrics.register(self.metrics.registry, pipeline.tiers)  # breakers and retries
+        cache_metrics.register(self.metrics.registry, pipeline.cache)  # [cache]: lookups, saved USD, size
         max_body = settings.server.max_body_bytes
         resolve = resolver(settings.aliases)  # [aliases]: a model name clients send → a route
         self.chat = WireHandler(Aliased(openai_chat.OpenAIChat(), resolve), self.engine, self.access, max_body)
@@ -120,6 +122,8 @@ class Gateway:
         await asyncio.to_thread(self.access.close)
         await asyncio.to_thread(self.responses_wire.close)
         await asyncio.to_thread(self.pipeline.store.close)
+        if self.pipeline.cache is not None:
+            await asyncio.to_thread(self.pipeline.cache.close)
 
     # ---- handlers ----------------------------------------------------------------------------------
 

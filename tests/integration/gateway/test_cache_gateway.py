@@ -8,17 +8,20 @@ stream hit replays as a stream; entries expire (an injected clock, no sleeps).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import httpx
 import openai
 import pytest
 
 from smallfirst.access import KeyStore, Limits
 from smallfirst.cache import ResponseCache, open_store
 from smallfirst.config.loader import parse
+from smallfirst.dashboard.residency import residency_evidence
 from smallfirst.pipeline import build_pipeline
 from smallfirst.server.app import Gateway
 from tests.fakes.openai_server import FakeOpenAI
@@ -56,12 +59,16 @@ def test_a_repeat_is_served_from_the_cache_and_logged_as_saved(gateway: GatewayF
         c = client(url)
         first, second = ask(c), ask(c)
         rows = log_rows(app)
+        scraped = httpx.get(url + "/metrics", timeout=10).text
     assert first[1] == "miss" and second == (first[0], "hit")
     assert len(upstream.requests) == 1
     served, hit = rows
     assert served.tier == "mid" and served.cost_usd > 0
     assert hit.tier == "cache" and hit.endpoint == "cache" and hit.cost_usd == 0 and hit.status == 200
     assert f"saved {served.cost_usd:.8f} USD" in hit.reason and [a.location for a in hit.attempts] == ["local"]
+    for line in ('smallfirst_cache_lookups_total{result="hit"} 1.0', 'smallfirst_cache_lookups_total{result="miss"} '
+                 '1.0', "smallfirst_cache_entries 1.0", f"smallfirst_cache_saved_usd_total {served.cost_usd!r}"):
+        assert line in scraped, line
 
 
 def test_headers_and_metadata_bypass(gateway: GatewayFactory, upstream: FakeOpenAI) -> None:
@@ -103,10 +110,14 @@ def test_sensitive_answers_are_not_cached_unless_allowed_and_then_per_key(
     alice, _ = keys.create("alice", Limits())
     bob, _ = keys.create("bob", Limits())
     keys.close()
-    with gateway(cfg(upstream, store_sensitive=True, tenant="team", path=str(tmp_path / "c2.db"))) as (url, _):
+    with gateway(cfg(upstream, store_sensitive=True, tenant="team", path=str(tmp_path / "c2.db"))) as (url, app):
         a, b = client(url, alice), client(url, bob)
         assert [ask(a)[1], ask(b)[1]] == ["miss", "hit"]  # one shared tenant for plain requests
         assert [ask(a, EMAIL)[1], ask(a, EMAIL)[1], ask(b, EMAIL)[1]] == ["miss", "hit", "miss"]  # own key only
+        app.pipeline.store.flush()
+        evidence = residency_evidence(app.pipeline.store, 0.0, time.time() + 60)
+    by = {(s["tier"], s["location"]): s["requests"] for s in evidence["served_by"]}
+    assert by[("cache", "local")] == 1 and evidence["left_host"] == 0  # the sensitive hit: served on this host
 
 
 def test_a_stream_hit_replays_as_a_stream(gateway: GatewayFactory, upstream: FakeOpenAI) -> None:
