@@ -1,6 +1,7 @@
 # smallfirst — two commands do everything on a fresh machine:
 #   make run    install (into .venv) and serve the gateway with the embedded local model
 #   make test   install (into .venv) and run ruff, mypy --strict and the whole test suite
+#   (make test-fast: unit tests and the CLI's error paths only, for the inner loop)
 VENV ?= .venv
 PYTHON ?= python3
 BIN := $(VENV)/bin
@@ -15,7 +16,7 @@ endif
 export CMAKE_ARGS ?= -DGGML_CUDA=OFF -DGGML_METAL=OFF -DGGML_BLAS=OFF $(LLAMA_CPU_FLAGS)
 export FORCE_CMAKE ?= 1
 
-.PHONY: install system-deps run test lint typecheck unit bench clean
+.PHONY: install system-deps run test test-fast lint typecheck unit bench clean
 
 $(VENV)/.installed: pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -40,6 +41,9 @@ typecheck: install
 
 test: system-deps lint typecheck
 	$(BIN)/pytest -q $(PYTEST_ARGS)
+
+test-fast: install  # the inner loop (under 2 minutes): unit tests and the CLI's error paths, no slow ones
+	$(BIN)/pytest -q -m "not slow" tests/unit tests/integration/cli $(PYTEST_ARGS)
 
 bench: install
 	$(BIN)/python bench/gateway_overhead.py
