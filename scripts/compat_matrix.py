@@ -35,12 +35,6 @@ SUITE = "tests/compat"
 # packages (openai 3.60.0, anthropic, httpx, pydantic, torch, and the rest of the environment) without
 # changing one of them. Checked with `pip install --dry-run -c <pip freeze of the venv>`.
 LEFT_OUT: dict[str, str] = {
-    "openai-agents": (
-        "0.21.0–0.24.0, the releases built for openai 3.x, require websockets<17 (17.4 is installed); 0.2–0.20 "
-        "require openai<3 (0.2.x even openai<2). The only release that installs, 0.1.0 (openai>=1.87, no upper "
-        "bound), fails on every run with openai 3.60: its Usage() builds InputTokensDetails(cached_tokens=0) "
-        "without the cache_write_tokens field openai 3.x requires (pydantic ValidationError), so it was "
-        "uninstalled again."),
     "instructor": (
         "every release conflicts: the recent ones pin jiter below the installed 0.19.0 (1.17.0: jiter<0.15, "
         "1.15.0: <0.13, 1.12.0: <0.11, 1.7.9: <0.9), older ones docstring-parser below the installed 0.18.0 "
@@ -49,12 +43,9 @@ LEFT_OUT: dict[str, str] = {
         "0.6.0–0.8.1 need llama-index-llms-openai, whose releases all require openai<3 (0.8.x: openai>=1.108.1,<3; "
         "0.6.x: <2); 0.5.3 and older require transformers<5 (5.25.0 is installed). LlamaIndex's embeddings "
         "integration, llama-index-embeddings-openai-like 0.4.0, installs and is in the suite."),
-    "litellm": (
-        "1.110.x requires boto3, whose botocore requires python-dateutil<3 (4.0.0 is installed); 1.108–1.109 "
-        "require huggingface-hub<2 (2.4.0 is installed); 1.104–1.106 require filelock<4 (4.3.2 is "
-        "installed); 1.103 and older require openai<3."),
 }
-ORDER = ("openai", "anthropic", "langchain-openai", "llama-index-embeddings-openai-like")  # columns, left first
+ORDER = ("openai", "anthropic", "langchain-openai", "openai-agents", "litellm",  # columns, left first
+         "llama-index-embeddings-openai-like")
 NODE = re.compile(r"^(?P<file>[^:]+)::test_(?P<scenario>\w+)\[(?P<config>[^\]]+)\]$")
 
 

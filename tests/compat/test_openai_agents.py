@@ -79,7 +79,7 @@ def test_responses_stream(target: Target) -> None:
     async def go() -> tuple[str, list[str]]:
         async with AsyncOpenAI(base_url=target.v1, api_key="unused", max_retries=0) as client:
             streamed = Runner.run_streamed(agent(client), "Say hi.")
-            kinds = [e.type async for e in streamed.stream_events()]
+            kinds: list[str] = [e.type async for e in streamed.stream_events()]
             return str(streamed.final_output), kinds
 
     text, kinds = asyncio.run(go())
