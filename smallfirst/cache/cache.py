@@ -172,5 +172,19 @@ class ResponseCache:
             return
         self.counts.stored += 1
 
+    def snapshot(self) -> dict[str, object]:
+        """This process's outcomes and the shared file's size, for the admin API and the dashboard."""
+        c = self.counts
+        looked = c.hits + c.misses + c.bypasses
+        out: dict[str, object] = {"semantic": self.cfg.semantic, "hits": c.hits, "semantic_hits": c.semantic_hits,
+                                  "misses": c.misses, "bypasses": c.bypasses, "rejected": c.rejected,
+                                  "errors": c.errors, "saved_usd": c.saved_usd,
+                                  "hit_rate": c.hits / looked if looked else None}
+        try:
+            s = self.store.stats(self.clock())
+        except sqlite3.Error:
+            return out
+        return {**out, "entries": s["entries"], "bytes": s["bytes"], "saved_usd_all": s["saved_usd"]}
+
     def close(self) -> None:
         self.store.close()

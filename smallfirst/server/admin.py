@@ -155,7 +155,8 @@ class Admin:
             info = r if isinstance(r, dict) else {"ok": False, "error": type(r).__name__}
             backends.append({"tier": t.name, "endpoint": e.backend.name, "model": e.backend.model,
                              "location": e.location, "local": e.is_local, **info})
-        await self._json(scope, send, {"ok": all(b.get("ok") for b in backends), "backends": backends})
+        cache = self.pipeline.cache.snapshot() if self.pipeline.cache is not None else None  # [cache]
+        await self._json(scope, send, {"ok": all(b.get("ok") for b in backends), "backends": backends, "cache": cache})
 
     async def metrics(self, scope: Scope, receive: Receive, send: Send) -> None:
         if not await self._guard(scope, send):

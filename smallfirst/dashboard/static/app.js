@@ -117,7 +117,25 @@
     bars("escalations", s.escalations.reasons.map((r) => [r.step + " · " + r.reason, r.count]));
     bars("tasks", s.task_types.map((x) => [x.task_type, x.count]));
     backends(health);
+    cacheCard(health.cache);
     residency(s);
+  }
+
+  function cacheCard(c) {
+    $("cache-card").hidden = !c;
+    if (!c) return;
+    const rows = [["hit rate", c.hit_rate == null ? "–" : fmtPct(c.hit_rate)],
+      ["hits · misses · bypassed", fmtInt(c.hits) + " · " + fmtInt(c.misses) + " · " + fmtInt(c.bypasses)],
+      ["semantic hits", c.semantic ? fmtInt(c.semantic_hits) + " (" + fmtInt(c.rejected) + " failed the contract)"
+        : "off"],
+      ["saved", fmtUsd(c.saved_usd)], ["entries", c.entries == null ? "–" : fmtInt(c.entries)],
+      ["size", c.bytes == null ? "–" : fmtInt(c.bytes) + " bytes"]];
+    const body = $("cache").querySelector("tbody");
+    body.replaceChildren(...rows.map(([k, v]) => {
+      const tr = el("tr", { "data-key": k });
+      tr.append(el("th", {}, k), el("td", {}, v));
+      return tr;
+    }));
   }
 
   function frame(box, s) {
