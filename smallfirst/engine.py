@@ -24,6 +24,7 @@ from smallfirst.core.errors import (
     UpstreamError,
 )
 from smallfirst.core.protocols import AnswerCheck, Ask, Backend, Policy, Router, Store
+from smallfirst.core.suggest import hint_for
 from smallfirst.core.tiers import Endpoint, Tier
 from smallfirst.core.types import (
     AUTO_MODEL,
@@ -170,8 +171,9 @@ class Engine:
             steps = [Step(tier, ep)]
             reason = f"pinned: model {model} requested"
         else:
-            known = ", ".join(i for i, _ in self.model_ids())
-            raise ModelNotFoundError(f"model {model!r} is not served here", hint=f"use one of: {known}",
+            ids = [i for i, _ in self.model_ids()]
+            raise ModelNotFoundError(f"model {model!r} is not served here",
+                                     hint=hint_for([model], ids, f"use one of: {', '.join(ids)}"),
                                      param="model")
         if sig.needs.hard:  # inside a tier: only the endpoints that can (the capability policy kept the tier)
             steps = [s for s in steps if not sig.needs.missing(s.endpoint.capabilities)] or steps

@@ -8,26 +8,19 @@ Only their public attributes are read here: ``exit_code``, ``format_message()``,
 
 from __future__ import annotations
 
-import difflib
 import sys
-from collections.abc import Iterable
 from typing import Any
 
 import typer
 
 from smallfirst.core.errors import BadRequestError, ConfigError, SmallfirstError
+from smallfirst.core.suggest import did_you_mean
 
 PROG = "smallfirst"
 
 
 class UsageError(BadRequestError):
     """A command line the CLI cannot act on (exit 2), e.g. two modes given at once."""
-
-
-def did_you_mean(word: str, options: Iterable[str]) -> str:
-    """``"did you mean 'serve'?"`` for the closest name, or ``""``."""
-    close = difflib.get_close_matches(word, list(options), n=1, cutoff=0.6)
-    return f"did you mean {close[0]!r}?" if close else ""
 
 
 def _ctx_help_hint(ctx: Any) -> str:

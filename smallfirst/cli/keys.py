@@ -21,6 +21,7 @@ from smallfirst.access.shared import open_keystore
 from smallfirst.cli.app import new_app
 from smallfirst.config.loader import load
 from smallfirst.core.errors import BadRequestError
+from smallfirst.core.suggest import hint_for
 
 app = new_app(no_args_is_help=True, help="Create, list and revoke gateway API keys.")
 
@@ -55,7 +56,7 @@ def create(
         if unknown or not allowed:
             store.close()
             raise BadRequestError(f"unknown tier(s) {', '.join(unknown) or '(none given)'}",
-                                  hint=f"the config's tiers are: {', '.join(names)}")
+                                  hint=hint_for(unknown, names, f"the config's tiers are: {', '.join(names)}"))
     try:
         key, info = store.create(name, Limits(budget_day, budget_month, rpm, tpm, allowed))
     finally:

@@ -162,7 +162,8 @@ def plan(
     if efficiency is not None and not 0 < efficiency <= 1:
         raise BadRequestError(f"--efficiency must be in (0, 1], got {efficiency:g}")
     if local_backend not in ("ollama", "embedded"):
-        from smallfirst.cli.errors import UsageError, did_you_mean
+        from smallfirst.cli.errors import UsageError
+        from smallfirst.core.suggest import did_you_mean
 
         raise UsageError(f"unknown --local-backend {local_backend!r}",
                          hint=(did_you_mean(local_backend, ("ollama", "embedded")) + " use ollama or embedded").strip())

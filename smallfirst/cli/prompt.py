@@ -1,7 +1,8 @@
 """`smallfirst prompt "…"`: one question through the gateway's routing, in this process (no server).
 
 The pipeline is the one ``smallfirst serve`` builds from the same config (tiers, policies, router, cascade,
-residency), and the request is logged like any other. The prompt comes from the argument or, without one,
+residency), and the request is logged like any other (gateway keys are not asked for: whoever can read
+the config and the log runs it). The prompt comes from the argument or, without one,
 from stdin (``echo hi | smallfirst prompt``); ``--json`` prints the answer with the routing decision.
 """
 
@@ -34,14 +35,24 @@ def _body(text: str, system: str | None, model: str, max_tokens: int | None,
 
 async def ask(settings: Settings, body: dict[str, Any]) -> dict[str, Any]:
     """Answer one OpenAI-shaped chat body through the full pipeline; the answer and how it was routed."""
+    from smallfirst.core.errors import SmallfirstError
     from smallfirst.pipeline import build_pipeline
     from smallfirst.wire.openai_parse import to_request
 
     request = to_request(body)
     pipe = build_pipeline(settings)
     engine = pipe.engine()
+    ctx = engine.context()
+    ctx.requested_model = request.model
+    if engine.store_prompts:
+        ctx.prompt_text = request.text()
     try:
-        resp, decision = await engine.complete(request, engine.context())
+        try:
+            resp, decision = await engine.complete(request, ctx)
+        except SmallfirstError as err:
+            engine.record(ctx, status=err.status, error=err)  # logged like a failed gateway request
+            raise
+        engine.record(ctx, status=200, decision=decision, usage=resp.usage, response_text=resp.content)
     finally:
         await engine.aclose()
         await asyncio.to_thread(pipe.access.close)

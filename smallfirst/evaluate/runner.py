@@ -26,6 +26,7 @@ from typing import IO, Any
 from smallfirst.cascade.contract import Contract
 from smallfirst.core.errors import BadRequestError
 from smallfirst.core.progress import Steps
+from smallfirst.core.suggest import hint_for
 from smallfirst.core.tiers import Endpoint, Tier
 from smallfirst.core.types import ChatRequest
 from smallfirst.evaluate.calls import Caller, CallPolicy
@@ -84,7 +85,8 @@ def select_targets(tiers: Sequence[Tier], only: Sequence[str] | None = None) -> 
     if only:
         unknown = [n for n in only if n not in names]
         if unknown:
-            raise BadRequestError(f"unknown tier(s) {', '.join(unknown)}", hint=f"configured: {', '.join(names)}")
+            raise BadRequestError(f"unknown tier(s) {', '.join(unknown)}",
+                                  hint=hint_for(unknown, names, f"configured: {', '.join(names)}"))
     return [Target(t, ep) for t in tiers if not only or t.name in only for ep in t.endpoints]
 
 
@@ -184,8 +186,10 @@ class EvalRunner:
         if judge_tier is not None:
             tier = next((t for t in self.tiers if t.name == judge_tier), None)
             if tier is None:
+                tier_names = [t.name for t in self.tiers]
                 raise BadRequestError(f"judge tier {judge_tier!r} is not configured",
-                                      hint=f"configured tiers: {', '.join(t.name for t in self.tiers)}")
+                                      hint=hint_for([judge_tier], tier_names,
+                                                    f"configured tiers: {', '.join(tier_names)}"))
             judge = JudgeScorer(tier, "rubric", self.caller)
             pairwise = JudgeScorer(tier, "pairwise", self.caller)
         names = {t.scorer for t in self.tasks}

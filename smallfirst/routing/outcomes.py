@@ -38,6 +38,7 @@ import numpy as np
 import numpy.typing as npt
 
 from smallfirst.core.errors import BadRequestError
+from smallfirst.core.suggest import hint_for
 
 FORMAT_VERSION = 1
 _REQUIRED = ("prompt_id", "prompt", "tier", "score")
@@ -193,7 +194,8 @@ class OutcomeTable:
             missing = [t for t in order if t not in by_tier]
             if missing:
                 raise BadRequestError(f"no outcomes for tier(s) {', '.join(missing)}",
-                                      hint=f"the file has tiers: {', '.join(sorted(by_tier))}")
+                                      hint=hint_for(missing, by_tier,
+                                                    f"the file has tiers: {', '.join(sorted(by_tier))}"))
         if tier_costs is not None and any(t not in tier_costs for t in order):
             raise BadRequestError(f"tier costs must name every tier ({', '.join(order)})",
                                   hint="e.g. --tier-costs local=0,frontier=1")

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import subprocess
+from pathlib import Path
 
 import pytest
 
 from tests.integration.cli.conftest import Run
+
+EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
 
 
 def one_line_error(p: subprocess.CompletedProcess[str]) -> str:
@@ -64,10 +67,7 @@ def test_debug_shows_the_traceback(cli: Run) -> None:
         assert "Traceback (most recent call last)" in p.stderr and "BadRequestError" in p.stderr
 
 
-def test_config_mistake_exits_2_and_names_the_close_backend(cli: Run, tmp_path: object) -> None:
-    from pathlib import Path
-
-    assert isinstance(tmp_path, Path)
+def test_config_mistake_exits_2_and_names_the_close_backend(cli: Run, tmp_path: Path) -> None:
     (tmp_path / "bad.toml").write_text('[[tiers]]\nname = "local"\n[[tiers.endpoints]]\nbackend = "embeded"\n')
     p = cli("config", "validate", "bad.toml")
     assert p.returncode == 2
@@ -85,3 +85,58 @@ def test_flag_help_shows_no_type(cli: Run) -> None:
     assert p.returncode == 0
     assert "<bool>" not in p.stdout
     assert "--no-logprobs" in p.stdout and "<int range>" in p.stdout
+
+
+def test_misspelt_tier_and_model_get_did_you_mean(cli: Run, tmp_path: Path) -> None:
+    (tmp_path / "t.toml").write_text('[[tiers]]\nname = "local"\n[[tiers.endpoints]]\nbackend = "fake"\n'
+                                     'model = "echo"\n')
+    (tmp_path / "tasks.jsonl").write_text('{"prompt": "hi", "expected": "hi"}\n')
+    p = cli("eval", "tasks.jsonl", "-c", "t.toml", "--tiers", "lcal")
+    assert p.returncode == 1 and "did you mean 'local'?" in one_line_error(p)
+    p = cli("prompt", "hi", "-c", "t.toml", "--model", "smallfirst/lcal")
+    assert p.returncode == 1 and "did you mean 'smallfirst/local'?" in one_line_error(p)
+    p = cli("router", "train", str(EXAMPLES / "outcomes.jsonl"), "--tiers", "lcal,frontier")
+    assert p.returncode == 1 and "did you mean 'local'?" in one_line_error(p)
+
+
+def test_one_tier_outcomes_explain_what_training_needs(cli: Run, tmp_path: Path) -> None:
+    rows = [line for line in (EXAMPLES / "outcomes.jsonl").read_text().splitlines() if '"tier": "local"' in line]
+    (tmp_path / "one.jsonl").write_text("\n".join(rows[:40]) + "\n")
+    for verb in ("train", "bench"):
+        p = cli("router", verb, "one.jsonl")
+        assert p.returncode == 1
+        line = one_line_error(p)
+        assert "needs outcomes for at least two tiers" in line and "examples/outcomes.jsonl" in line
+
+
+def test_eval_names_the_config_it_picks_up_and_fails_loudly(cli: Run, tmp_path: Path) -> None:
+    (tmp_path / "smallfirst.toml").write_text('[[tiers]]\nname = "local"\n[[tiers.endpoints]]\n'
+                                              'backend = "openai_compat"\nbase_url = "http://127.0.0.1:9/v1"\n'
+                                              'model = "m"\n')
+    p = cli("eval", str(EXAMPLES / "tasks.jsonl"), "--run", "r", "--retries", "0", "-q")
+    assert p.returncode == 1
+    assert "using ./smallfirst.toml from the current folder" in p.stderr
+    assert "8 of 8 failed; why:" in p.stderr and "cannot connect to http://127.0.0.1:9/v1" in p.stderr
+    assert p.stderr.strip().splitlines()[-1] == "smallfirst: error: every task failed on every tier (reasons above)"
+
+
+def test_absurd_max_tokens_is_refused(cli: Run, tmp_path: Path) -> None:
+    p = cli("eval", str(EXAMPLES / "tasks.jsonl"), "--max-tokens", "100000000")
+    assert p.returncode == 2 and "'--max-tokens'" in one_line_error(p)
+    (tmp_path / "big.jsonl").write_text('{"prompt": "hi", "expected": "hi", "request": {"max_tokens": 100000000}}\n')
+    p = cli("eval", "big.jsonl")
+    assert p.returncode == 1 and "more than any model writes" in one_line_error(p)
+
+
+def test_report_json_prints_to_stdout(cli: Run, tmp_path: Path) -> None:
+    import json
+
+    (tmp_path / "t.toml").write_text('[[tiers]]\nname = "local"\n[[tiers.endpoints]]\nbackend = "fake"\n'
+                                     'model = "echo"\n')
+    assert cli("prompt", "hello", "-c", "t.toml").returncode == 0  # one logged request
+    p = cli("report", "-c", "t.toml", "--json")
+    assert p.returncode == 0, p.stderr
+    assert json.loads(p.stdout)["totals"]["requests"] == 1
+    p = cli("report", "-c", "t.toml", "--json", "old.json")
+    assert p.returncode == 0 and (tmp_path / "old.json").is_file()
+    assert "deprecated: use '--out old.json'" in p.stderr
