@@ -31,6 +31,8 @@ def calibrate_cmd(
                                               "one)")] = None,
     per_task: Annotated[bool, typer.Option("--per-task", help="one threshold per task label")] = False,
     out: Annotated[Path | None, typer.Option("--out", help="write the result as JSON here")] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="print the result JSON to stdout instead of the table")
+                        ] = False,
     plot: Annotated[Path | None, typer.Option("--plot", help="write a PNG of quality and local share "
                                               "against the threshold")] = None,
 ) -> None:
@@ -64,8 +66,9 @@ def calibrate_cmd(
         table.add_row("all" if c.task == ALL else (c.task or "(none)"), str(c.n), f"{c.threshold:.4f}",
                       _fmt(c.local_share, True), _fmt(c.quality), _fmt(c.accepted_quality), _fmt(c.cost),
                       _fmt(c.auroc), "yes" if c.met else "NO")
-    console = Console()
-    console.print(table)
+    console = Console(stderr=json_out)  # with --json, stdout carries the JSON alone
+    if not json_out:
+        console.print(table)
     head = results[0]
     target = f"{head.target:.4f}" + (" (relative)" if relative else "")
     basis = "cascade quality" if head.mode == "cascade" else "quality of accepted answers (no upper-tier outcomes)"
@@ -74,6 +77,8 @@ def calibrate_cmd(
                      f"{_fmt(head.all_upper_cost)}" if head.upper else ""))
     console.print(f"config: min_confidence = {head.threshold:.4f}")
     payload: dict[str, Any] = {"overall": head.to_json(), "tasks": {c.task: c.to_json() for c in results[1:]}}
+    if json_out:
+        typer.echo(json.dumps(payload))
     if out is not None:
         out.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
         console.print(f"wrote {out}")

@@ -210,6 +210,8 @@ def bench(
         "--tier-costs", help="cost per call by tier, e.g. local=0,frontier=1 (default: file costs or rank)")] = None,
     out_dir: Annotated[Path, typer.Option("--out-dir", help="where the JSON summary and PNG go")] = Path("."),
     data_dir: DataDirOpt = None,
+    json_out: Annotated[bool, typer.Option("--json", help="print the summary JSON to stdout instead of the table")
+                        ] = False,
 ) -> None:
     """Cross-validated cost-quality benchmark vs random, always-one-tier and oracle → JSON + PNG."""
     from smallfirst.routing.benchmark import run_bench
@@ -232,7 +234,10 @@ def bench(
     jpath = out_dir / f"router-bench-{label}.json"
     jpath.write_text(json.dumps(result.summary, indent=2) + "\n", encoding="utf-8")
     ppath = plot_bench(result, out_dir / f"router-bench-{label}.png")
-    from smallfirst.routing.report import print_summary
+    if json_out:
+        typer.echo(json.dumps(result.summary))
+    else:
+        from smallfirst.routing.report import print_summary
 
-    print_summary(result.summary)
-    typer.echo(f"written: {jpath}, {ppath}")
+        print_summary(result.summary)
+    typer.echo(f"written: {jpath}, {ppath}", err=json_out)

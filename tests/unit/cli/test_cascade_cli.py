@@ -57,3 +57,9 @@ def test_bad_input_is_one_line_and_an_exit_code(tmp_path: Path, capsys: pytest.C
     write_outcomes(plain, [Outcome("a", "a", "local", 1.0)])
     assert main(["cascade", "calibrate", str(plain)]) == 1
     assert "no outcome row has a confidence" in capsys.readouterr().err
+
+
+def test_json_flag_prints_only_json_to_stdout(outcomes: Path) -> None:
+    result = runner.invoke(build(), ["cascade", "calibrate", str(outcomes), "--quality", "0.9", "--json"])
+    assert result.exit_code == 0, (result.output, result.exception)
+    assert json.loads(result.stdout)["overall"]["threshold"] == pytest.approx(0.6)
