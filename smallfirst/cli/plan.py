@@ -33,7 +33,7 @@ from smallfirst.sizing.recommend import AUTO, MIN_DECODE_TPS, auto_quants, evalu
 from smallfirst.sizing.tables import estimate_table, plan_view
 from smallfirst.sizing.writeconfig import LocalBackend
 
-MEASURED_SOURCE = "measured: numpy copy, one process (a lower bound)"
+MEASURED_WHAT = "numpy copy, one process (a lower bound)"
 
 
 def parse_mix(text: str) -> tuple[float, float, float]:
@@ -61,8 +61,9 @@ def _positive(name: str, value: float | None, *, allow_zero: bool = False) -> No
 
 
 def resolve_machine(cat: Catalog, hardware: str | None, memory_gb: float | None, bandwidth_gbps: float | None,
-                    tflops: float | None, measure: bool, console: Console) -> machines.Machine:
-    """The machine to plan for; ``measure`` probes a CPU machine whose bandwidth nothing else gives."""
+                    tflops: float | None, measure: bool, console: Console, fresh: bool = False) -> machines.Machine:
+    """The machine to plan for; ``measure`` probes a CPU machine whose bandwidth nothing else gives (the
+    figures of an earlier probe are reused for a week unless ``fresh``: smallfirst.sizing.measured)."""
     _positive("--memory-gb", memory_gb)
     _positive("--bandwidth-gbps", bandwidth_gbps)
     _positive("--tflops", tflops)
@@ -75,12 +76,13 @@ def resolve_machine(cat: Catalog, hardware: str | None, memory_gb: float | None,
     if bandwidth_gbps is not None or (m.bandwidth_gbps is not None and hardware is not None):
         measure = False  # a given or cited figure wins over a single-process measurement
     if measure and m.backend == "cpu":
-        from smallfirst.sizing.bench import measure_bandwidth_gbps, measure_matmul_tflops
+        from smallfirst.sizing.measured import cpu_figures
 
         with console.status("measuring memory bandwidth and matmul throughput …"):
-            m = m.with_bandwidth(round(measure_bandwidth_gbps(), 1), MEASURED_SOURCE)
-            if m.tflops is None:
-                m = m.with_tflops(round(measure_matmul_tflops(), 4), "measured: numpy float32 matmul", measured=True)
+            cpu = cpu_figures(m.name, fresh=fresh)
+        m = m.with_bandwidth(cpu.bandwidth_gbps, cpu.source(MEASURED_WHAT))
+        if m.tflops is None:
+            m = m.with_tflops(cpu.tflops, cpu.source("numpy float32 matmul"), measured=True)
     elif measure and m.bandwidth_gbps is None:
         console.print("[yellow]--measure probes CPU memory only; pass --bandwidth-gbps for this GPU[/]")
     if bandwidth_gbps is not None:
@@ -113,7 +115,8 @@ def plan(
     tflops: Annotated[float | None, typer.Option(help="compute for prefill estimates (TFLOPS)")] = None,
     measure: Annotated[bool | None, typer.Option(
         "--measure/--no-measure",
-        help="measure CPU bandwidth/compute with a short numpy probe (plans: on when bandwidth is unknown)")] = None,
+        help="measure CPU bandwidth/compute again with a short numpy probe (default for plans: reuse this "
+             "machine's last probe, up to a week old, else measure)")] = None,
     model: Annotated[str | None, typer.Option(help="one catalog model id or Ollama tag: estimate it alone")] = None,
     quant: Annotated[str, typer.Option(help="GGUF type (Q4_K_M, Q5_K_M, Q8_0, F16 …), NF4, or auto "
                                        "(the Ollama default tag's)")] = AUTO,
@@ -174,7 +177,7 @@ def plan(
     cat.kv_bytes_per_element(kv_cache)
     single = model is not None and write is None and plot is None
     machine = resolve_machine(cat, hardware, memory_gb, bandwidth_gbps, tflops,
-                              measure if measure is not None else not single, console)
+                              measure if measure is not None else not single, console, fresh=measure is True)
     if single and model is not None:
         est = single_estimate(cat, machine, model, quant, context, parallel, kv_cache, tokens_in, tokens_out,
                               efficiency, flash_attention)

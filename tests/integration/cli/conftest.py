@@ -24,7 +24,8 @@ def cli(tmp_path: Path) -> Run:
 
     def run(*args: str, stdin: str | None = None, timeout: float = 60, cwd: Path | None = None,
             env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-        full_env = {**os.environ, "COLUMNS": "100", **(env or {})}
+        full_env = {**os.environ, "COLUMNS": "100", "SMALLFIRST_CACHE_DIR": str(tmp_path / ".cache"),
+                    **(env or {})}
         full_env.pop("SMALLFIRST_DEBUG", None)
         return subprocess.run([*smallfirst_argv(), *args], input=stdin, capture_output=True, text=True,
                               timeout=timeout, cwd=cwd or tmp_path, env=full_env, check=False)

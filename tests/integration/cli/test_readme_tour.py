@@ -87,6 +87,7 @@ def test_readme_tour_runs_in_order(tmp_path: Path) -> None:
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY") and k != "SMALLFIRST_DEBUG"}
     env["COLUMNS"] = "120"
+    env["SMALLFIRST_CACHE_DIR"] = str(tmp_path / "cache")  # plan's measurement cache, not the user's
     exports: list[str] = []
     server: subprocess.Popen[str] | None = None
     log = (tmp_path / "serve.log").open("w")
