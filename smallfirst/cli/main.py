@@ -40,6 +40,7 @@ def build() -> typer.Typer:
     from smallfirst.cli import eval as eval_cli
     from smallfirst.cli import finetune as finetune_cli
     from smallfirst.cli import keys as keys_cli
+    from smallfirst.cli import models as models_cli
     from smallfirst.cli import plan as plan_cli
     from smallfirst.cli import prompt as prompt_cli
     from smallfirst.cli import report as report_cli
@@ -50,6 +51,7 @@ def build() -> typer.Typer:
     app.callback()(_root)
     app.command("serve")(serve_cli.serve)
     app.command("prompt")(prompt_cli.prompt)
+    app.add_typer(models_cli.app, name="models")
     app.add_typer(config_cli.app, name="config")
     app.add_typer(keys_cli.app, name="keys")
     app.command("plan")(plan_cli.plan)
