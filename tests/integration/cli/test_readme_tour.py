@@ -74,7 +74,7 @@ def test_tour_commands_are_found() -> None:
     commands = tour_commands((REPO / "README.md").read_text(encoding="utf-8"))
     assert commands[0].startswith("make run") and commands[1].startswith("export PATH=")
     verbs = [c.split()[1] for c in commands if c.startswith("smallfirst ")]
-    assert verbs == ["plan", "config", "prompt", "eval", "router", "router", "report"]
+    assert verbs == ["plan", "config", "models", "prompt", "eval", "router", "router", "report"]
     assert any(c.startswith("python - <<'EOF'") and c.endswith("\nEOF") for c in commands)
 
 
