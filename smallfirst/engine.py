@@ -9,11 +9,13 @@ from __future__ import annotations
 import itertools
 import os
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
+from typing import Any
 
-from smallfirst.cache import Hit, Lookup, ResponseCache
-from smallfirst.cache.replay import CACHE, cache_tier, collected
+from smallfirst.cache import ResponseCache
+from smallfirst.cache.hook import CacheHook
+from smallfirst.cache.replay import collected
 from smallfirst.core.boundary import BoundaryCheck, BoundaryHeld
 from smallfirst.core.errors import (
     ModelNotFoundError,
@@ -36,19 +38,13 @@ from smallfirst.core.types import (
     ChatRequest,
     ChatResponse,
     Decision,
-    RequestRecord,
     Signals,
-    Usage,
 )
+from smallfirst.recorder import Observer, Recorder
 from smallfirst.request import Plan, RequestContext, Step, decision
 from smallfirst.stream import Stream, aiter_chunks, replay
 
 SignalFn = Callable[[ChatRequest], Signals]
-Observer = Callable[[RequestRecord], None]
-
-
-async def _no_ask(request: ChatRequest, *, purpose: str, higher: bool = False) -> ChatResponse | None:
-    return None  # a cached answer is checked without further model calls
 
 
 def _moves_on(err: UpstreamError) -> bool:
@@ -79,15 +75,14 @@ class Engine:
         self.router = router
         self.store = store
         self.policies = list(policies)
-        self._learning = [p for p in self.policies if type(p).served is not Policy.served]  # told what was served
         self._signals = signals
         self.fallback_up_chain = fallback_up_chain
         self.max_escalations = max_escalations
         self.store_prompts = store_prompts
-        self.observers = list(observers)  # e.g. metrics; called with every logged record
         self.checker = checker  # the cascade's contract/confidence check (None: accept every answer)
         self.boundary = boundary  # the thorough residency screen before any call that leaves the host
-        self.cache = cache  # the response cache ([cache]): looked up before planning, written after an answer
+        # the response cache ([cache]): looked up before planning, written after an accepted answer
+        self.cache = CacheHook(cache, signals, self._checker) if cache is not None else None
         self._id_prefix = "req-" + os.urandom(6).hex() + "-"  # unique per process start; a counter after it
         self._ids = itertools.count(1)
         self._by_tier = {t.name: t for t in self.tiers}
@@ -97,10 +92,28 @@ class Engine:
             for e in t.endpoints:
                 self._by_model.setdefault(e.backend.model, (t, e))
                 self._by_model.setdefault(e.backend.name, (t, e))
+        # the request log's writer; observers (e.g. metrics) are called with every logged record
+        self.recorder = Recorder(store, observers=observers, policies=self.policies, store_prompts=store_prompts,
+                                 endpoints=self._by_endpoint)
+        self.record = self.recorder.record
 
     def context(self) -> RequestContext:
-        """A new per-request context with a unique id (no syscall per request)."""
+        """A new per-request context with a unique id (no syscall per request). Only the engine writes it:
+        the server reports what it learnt with :meth:`caller` and :meth:`received`."""
         return RequestContext(request_id=f"{self._id_prefix}{next(self._ids):x}")
+
+    @staticmethod
+    def caller(ctx: RequestContext, key_id: str | None) -> None:
+        """The gateway key the request authenticated with (None: no key)."""
+        ctx.api_key_id = key_id
+
+    @staticmethod
+    def received(ctx: RequestContext, body: Mapping[str, Any]) -> None:
+        """The raw body, before it is parsed: the model asked for and whether it streams, for the log row
+        even of a request that fails to parse."""
+        model = body.get("model")
+        ctx.requested_model = model if isinstance(model, str) else ""
+        ctx.stream = body.get("stream") is True
 
     # ---- planning ------------------------------------------------------------------------------
 
@@ -237,48 +250,15 @@ class Engine:
 
     async def complete(self, request: ChatRequest, ctx: RequestContext,
                        admission: Admission = OPEN) -> tuple[ChatResponse, Decision]:
-        looked = await self._look(request, ctx)
-        if looked is not None and looked.hit is not None:
-            return self._hit(ctx, looked.hit)[:2]
+        cache = self.cache
+        looked = await cache.look(request, ctx) if cache is not None else None
+        if cache is not None and looked is not None and looked.hit is not None:
+            return cache.hit(ctx, looked.hit)[:2]
         plan = self.plan(request, ctx, signals=ctx.signals, admission=admission)
         resp, decided = await self._complete(request, ctx, plan, self._checker(request, ctx))
-        await self._keep(ctx, looked, resp, decided.tier, decided.cost_usd, decided.attempts[-1].outcome == "ok")
+        if cache is not None and looked is not None:
+            await cache.keep(ctx, looked, resp, decided.tier, decided.cost_usd, decided.attempts[-1].outcome == "ok")
         return resp, decided
-
-    # ---- the response cache (smallfirst.cache) ---------------------------------------------------
-
-    async def _look(self, request: ChatRequest, ctx: RequestContext) -> Lookup | None:
-        """Before planning: the cache's answer, if it has one (None: no cache). A semantic candidate must
-        pass this request's contract check (no extra model calls) to be served."""
-        if self.cache is None:
-            return None
-        ctx.signals = sig = self._signals(request)
-        ctx.request = request
-        checker = self._checker(request, ctx)
-
-        async def accept(resp: ChatResponse) -> bool:
-            return checker is None or await checker.check(request, sig, resp, CACHE, _no_ask) is None
-
-        looked = await self.cache.lookup(request, sig, accept)
-        ctx.cache = looked.status
-        return looked
-
-    def _hit(self, ctx: RequestContext, hit: Hit) -> tuple[ChatResponse, Decision, Step]:
-        """A hit as a served request: tier and endpoint "cache", on this host, cost 0; the reason says what
-        it saved."""
-        tier, ep = cache_tier(hit.response)
-        near = f" (similarity {hit.similarity:.3f})" if hit.similarity is not None else ""
-        ctx.reason = (f"cache: {hit.kind} hit{near}, first answered by tier {hit.tier} ({hit.model}) "
-                      f"{hit.age_s:.0f} s ago; saved {hit.saved_usd:.8f} USD")
-        ctx.attempts.append(Attempt(CACHE, hit.model, CACHE, "ok", ctx.elapsed_ms(), 0.0, hit.response.usage, "local"))
-        step = Step(tier, ep)
-        return hit.response, decision(ctx, step), step
-
-    async def _keep(self, ctx: RequestContext, looked: Lookup | None, resp: ChatResponse, tier: str, cost: float,
-                    accepted: bool) -> None:
-        """After an answer that passed its check: keep it, when the lookup said the cache may."""
-        if self.cache is not None and looked is not None and looked.pending is not None and accepted:
-            await self.cache.keep(looked.pending, resp, tier, cost, ctx.signals or Signals())
 
     async def _complete(self, request: ChatRequest, ctx: RequestContext, plan: Plan,
                         checker: AnswerCheck | None) -> tuple[ChatResponse, Decision]:
@@ -372,9 +352,10 @@ class Engine:
         A request with a contract is answered and checked in full first (the cascade needs the whole
         answer), then replayed as a stream: nothing reaches the client before the check passes.
         """
-        looked = await self._look(request, ctx)
-        if looked is not None and looked.hit is not None:
-            resp, decided, hit_step = self._hit(ctx, looked.hit)
+        cache = self.cache
+        looked = await cache.look(request, ctx) if cache is not None else None
+        if cache is not None and looked is not None and looked.hit is not None:
+            resp, decided, hit_step = cache.hit(ctx, looked.hit)
             ctx.ttft_ms = ctx.elapsed_ms()
             chunks = replay(resp)
             return Stream(ctx, hit_step, chunks[0], aiter_chunks(chunks[1:]), time.perf_counter(), decided=decided)
@@ -382,7 +363,9 @@ class Engine:
         checker = self._checker(request, ctx)
         if checker is not None:
             resp, decided = await self._complete(request, ctx, plan, checker)
-            await self._keep(ctx, looked, resp, decided.tier, decided.cost_usd, decided.attempts[-1].outcome == "ok")
+            if cache is not None and looked is not None:
+                await cache.keep(ctx, looked, resp, decided.tier, decided.cost_usd,
+                                 decided.attempts[-1].outcome == "ok")
             ctx.ttft_ms = ctx.elapsed_ms()
             step = next(s for s in plan.steps if s.endpoint.backend.name == decided.endpoint)
             return Stream(ctx, step, replay(resp)[0], aiter_chunks(replay(resp)[1:]), time.perf_counter(),
@@ -413,69 +396,11 @@ class Engine:
                 self._fail_closed(plan, err)
                 raise
             ctx.ttft_ms = ctx.elapsed_ms()
-            if looked is not None and looked.pending is not None:  # kept when the stream ends cleanly
-                it = collected(first, it, step.endpoint.backend.model, self._keeper(ctx, looked, step))
+            if cache is not None and looked is not None and looked.pending is not None:  # kept when it ends cleanly
+                it = collected(first, it, step.endpoint.backend.model, cache.keeper(ctx, looked, step))
             return Stream(ctx, step, first, it, t)
         assert last is not None
         raise last
-
-    def _keeper(self, ctx: RequestContext, looked: Lookup, step: Step) -> Callable[[ChatResponse], Awaitable[None]]:
-        async def keep(resp: ChatResponse) -> None:
-            cost = sum(a.cost_usd for a in ctx.attempts) + step.endpoint.cost(resp.usage)
-            await self._keep(ctx, looked, resp, step.tier.name, cost, True)
-
-        return keep
-
-    # ---- recording -------------------------------------------------------------------------------
-
-    def record(self, ctx: RequestContext, *, status: int, error: SmallfirstError | None = None,
-               decision: Decision | None = None, usage: Usage | None = None, response_text: str | None = None
-               ) -> None:
-        if ctx.recorded:
-            return
-        ctx.recorded = True
-        sig = ctx.signals
-        sensitive = sig.sensitive_classes if sig is not None else ()
-        found = sig.sensitivity.entities if sig is not None and sig.sensitivity else ()  # types, counts: no text
-        keep_text = self.store_prompts and not sensitive
-        u = usage or Usage()
-        row = RequestRecord(
-            request_id=ctx.request_id, ts=ctx.ts, requested_model=ctx.requested_model,
-            tier=decision.tier if decision else None, model=decision.model if decision else None,
-            endpoint=decision.endpoint if decision else None, status=status,
-            error_code=error.code if error else None, reason=ctx.reason or (error.message if error else ""),
-            escalations=tuple(ctx.escalations), attempts=self._logged_attempts(ctx), prompt_tokens=u.prompt_tokens,
-            completion_tokens=u.completion_tokens, cost_usd=sum(a.cost_usd for a in ctx.attempts),
-            latency_ms=ctx.elapsed_ms(), ttft_ms=ctx.ttft_ms, stream=ctx.stream,
-            task_type=sig.task_type if sig else None, sensitive=tuple(sensitive), sensitive_entities=found,
-            prompt_text=ctx.prompt_text if keep_text else None,
-            response_text=response_text if keep_text else None, api_key_id=ctx.api_key_id,
-        )
-        self.store.record(row)
-        for observe in self.observers:
-            observe(row)
-        if status == 200 and decision is not None and ctx.request is not None:
-            for policy in self._learning:
-                policy.served(ctx.request, decision.tier, response_text or "")
-
-    def _logged_attempts(self, ctx: RequestContext) -> tuple[Attempt, ...]:
-        """The attempts as logged: one that reached a masking endpoint (``Endpoint.masks``, see
-        smallfirst.policy.redacting) carries the entity types and counts it masked."""
-        attempts = tuple(ctx.attempts)
-        if ctx.request is None or all(a.location == "local" for a in attempts):
-            return attempts
-        out: list[Attempt] = []
-        masked: dict[tuple[str, str], tuple[tuple[str, int], ...] | None] = {}
-        for a in attempts:
-            key = (a.tier, a.endpoint)
-            ep = self._by_endpoint.get(key)
-            if ep is not None and ep.masks is not None and a.location != "local":
-                if key not in masked:
-                    masked[key] = ep.masks(ctx.request)
-                if masked[key]:
-                    a = replace(a, redacted=masked[key])
-            out.append(a)
-        return tuple(out)
 
     async def aclose(self) -> None:
         for t in self.tiers:

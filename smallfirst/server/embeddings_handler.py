@@ -36,9 +36,9 @@ class EmbeddingsHandler:
         ctx = engine.context()
         try:
             key = self.access.authenticate(scope["headers"])  # 401 before the body is read
-            ctx.api_key_id = key.id if key is not None else None
+            engine.caller(ctx, key.id if key is not None else None)
             body = parse_json(await read_body(scope, receive, self.max_body))
-            ctx.requested_model = body["model"] if isinstance(body.get("model"), str) else ""
+            engine.received(ctx, body)
             req = openai_embeddings.parse(body, scope["headers"], ctx.api_key_id)
             if self.resolve is not None:
                 req = replace(req, model=self.resolve(req.model))

@@ -43,16 +43,13 @@ class WireHandler:
         ctx = engine.context()
         try:
             key = self.access.authenticate(scope["headers"])  # 401 before the body is read
-            ctx.api_key_id = key.id if key is not None else None
+            engine.caller(ctx, key.id if key is not None else None)
             body = parse_json(await read_body(scope, receive, self.max_body))
-            ctx.requested_model = body["model"] if isinstance(body.get("model"), str) else ""
-            ctx.stream = body.get("stream") is True
+            engine.received(ctx, body)
             request = self.wire.request(body, scope["headers"], ctx.api_key_id)
             if engine.cache is not None:
                 request = with_cache_control(request, scope["headers"])
             admission = await self.access.admit_async(key, request, ctx.request_id)
-            if engine.store_prompts:
-                ctx.prompt_text = request.text()
             if request.stream:
                 await self._stream(request, ctx, admission, receive, send)
                 return

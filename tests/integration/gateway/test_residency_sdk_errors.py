@@ -126,7 +126,7 @@ def test_anthropic_sdk_gets_one_503_when_the_local_tier_is_down(gateway: Gateway
 def test_every_error_on_the_messages_route_is_anthropic_shaped(gateway: GatewayFactory) -> None:
     with gateway(tiers()) as (url, _):
         wrong_method = httpx.get(url + "/v1/messages", timeout=10)
-        unknown = httpx.post(url + "/v1/messages/count_tokens", json={}, timeout=10)
+        unknown = httpx.post(url + "/v1/messages/batches", json={}, timeout=10)  # Message Batches: not served
         invalid = httpx.post(url + "/v1/messages", json={"model": "smallfirst/auto", "messages": []}, timeout=10)
     for r, status, etype in ((wrong_method, 405, "invalid_request_error"), (unknown, 404, "not_found_error"),
                              (invalid, 400, "invalid_request_error")):
