@@ -61,8 +61,12 @@
     return body;
   }
 
+  let again = false;  // a range change or refresh while a load runs: load once more after it
   async function load() {
-    if (busy) return;
+    if (busy) {
+      again = true;
+      return;
+    }
     busy = true;
     const t0 = performance.now();
     const range = $("range").value;
@@ -72,6 +76,7 @@
         api("/admin/api/health"),
       ]);
       render(summary, health);
+      document.body.dataset.range = range;
       $("keyform").hidden = true;
       const ms = Math.round(performance.now() - t0);
       setText("status", "updated " + new Date().toLocaleTimeString() + " · " + ms + " ms");
@@ -81,11 +86,35 @@
     } finally {
       busy = false;
     }
+    if (again) {
+      again = false;
+      load();
+    } else if (fitRange()) {
+      load();
+    }
+  }
+
+  // A new gateway's traffic is a sliver at the right edge of 24 hours: on the first load without a
+  // ?range=, the smallest range that holds all of the data in view is chosen instead (once).
+  let fitted = false;
+  let lastSummary = null;
+  function fitRange() {
+    if (fitted || params.get("range") || !lastSummary) return false;
+    fitted = true;
+    const active = lastSummary.series.filter((p) => p.errors > 0 || Object.values(p.served).some((n) => n > 0));
+    if (!active.length) return false;
+    const span = lastSummary.range.until_ts - Math.min(...active.map((p) => p.t));
+    const options = [["15m", 900], ["1h", 3600], ["6h", 21600]];
+    const pick = options.find(([, s]) => span <= s * 0.9);
+    if (!pick || pick[0] === $("range").value) return false;
+    $("range").value = pick[0];
+    return true;
   }
 
   // ---- rendering -----------------------------------------------------------------------------------
 
   function render(s, health) {
+    lastSummary = s;
     const t = s.totals;
     const local = s.tiers.filter((x) => x.local);
     const localShare = local.reduce((a, x) => a + x.share, 0);
@@ -93,6 +122,12 @@
     setText("kpi-requests", fmtInt(t.requests), t.requests);
     setText("kpi-served", fmtInt(t.served), t.served);
     setText("kpi-errors", fmtInt(t.errors), t.errors);
+    const byTier = s.tiers.filter((x) => x.errors > 0).map((x) => x.name + " " + fmtInt(x.errors));
+    const unrouted = t.errors - s.tiers.reduce((a, x) => a + x.errors, 0);
+    if (unrouted > 0) byTier.push("before routing " + fmtInt(unrouted));
+    const byStatus = s.status.filter((x) => x.status >= 400).map((x) => "HTTP " + x.status + " × " + fmtInt(x.count));
+    setText("kpi-errors-by", byTier.length ? "errors: " + byTier.join(" · ") + " (" + byStatus.join(", ") + ")" : "",
+      t.errors);
     setText("kpi-local-share", t.served ? fmtPct(localShare) : "–", localShare);
     setText("kpi-local-target", fmtPct(localTarget), localTarget);
     setText("kpi-cost", fmtUsd(s.cost.actual_usd), s.cost.actual_usd);
@@ -101,6 +136,13 @@
     setText("kpi-savings", fmtUsd(s.cost.savings_usd), s.cost.savings_usd);
     setText("kpi-savings-pct", s.cost.savings_pct == null ? "–" : s.cost.savings_pct.toFixed(1) + " %",
       s.cost.savings_pct);
+    const b = s.cost.baseline;
+    setText("savings-formula", b
+      ? "all-frontier estimate − actual cost. The estimate prices every answered request's logged prompt and "
+        + "completion tokens at " + b.model + " ($" + b.input_per_mtok + " / $" + b.output_per_mtok
+        + " per million tokens in / out, " + b.source + "); a frontier model would use other token counts, "
+        + "so this is not a measured saving."
+      : "no baseline price is known, so no saving is estimated");
     setText("kpi-escalated", fmtInt(t.escalated), t.escalated);
     setText("kpi-escalation-rate", fmtPct(t.escalation_rate), t.escalation_rate);
     setText("kpi-left-host", fmtInt(s.residency.left_host), s.residency.left_host);
