@@ -6,7 +6,9 @@ test fold against that fold's own weak/strong quality, averaged over folds, then
 seeds), as in ``shared/notes/router-baselines.md``. The pooled out-of-fold scores give one curve per
 router (``*_pooled``: APGR, CPT, c@95% and ROC-AUC on all prompts at once; random and oracle are computed
 on all prompts directly) and, for any number of tiers, the cost-quality points whose upper hull
-gives AIQ (RouterBench).
+gives AIQ (RouterBench), the cost for 95 % / 90 % of the top tier's quality and the quality at a budget —
+per seed, then mean (± sd) — beside a null band: random scores through the same threshold sweep
+(:mod:`smallfirst.routing.bench_curves`). Only a router outside the band has learnt something.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from smallfirst.routing import metrics as M
+from smallfirst.routing.bench_curves import figures, null_band, outside
 from smallfirst.routing.calibrate import choose_tiers
 from smallfirst.routing.candidates import CANDIDATES, BenchContext
 from smallfirst.routing.model import F64
@@ -90,10 +93,10 @@ def run_bench(table: OutcomeTable, candidates: Sequence[str], folds: int = 5, se
     folds = max(2, min(folds, n_groups))
     per: dict[str, dict[str, list[float | None]]] = {}
     pooled: dict[str, dict[str, list[float | None]]] = {}
-    oof0: dict[str, F64] = {}
+    oofs: list[dict[str, F64]] = []  # pooled out-of-fold scores, one dict per seed
     two = k == 2
     w_all, s_all = table.scores[:, 0], table.scores[:, -1]
-    for si, seed in enumerate(seeds):
+    for seed in seeds:
         fid = grouped_folds(table.groups, folds, seed)
         oof = {name: np.zeros((len(table), k - 1)) for name in candidates}
         fold_m: dict[str, list[dict[str, float | None]]] = {name: [] for name in [*candidates, "random", "oracle"]}
@@ -127,14 +130,14 @@ def run_bench(table: OutcomeTable, candidates: Sequence[str], folds: int = 5, se
             for key in POOLED_KEYS:
                 ps[f"{key}_pooled"].append(summ[key])
             ps["auc_pooled"].append(M.roc_auc(route, y_strong))
-        if si == 0:
-            oof0 = dict(oof)
-    return _assemble(table, candidates, per, pooled, oof0, folds, seeds, ctx.kind, label)
+        oofs.append(dict(oof))
+    return _assemble(table, candidates, per, pooled, oofs, folds, seeds, ctx.kind, label)
 
 
 def _assemble(table: OutcomeTable, candidates: Sequence[str], per: dict[str, dict[str, list[float | None]]],
-              pooled: dict[str, dict[str, list[float | None]]], oof0: dict[str, F64], folds: int,
+              pooled: dict[str, dict[str, list[float | None]]], oofs: list[dict[str, F64]], folds: int,
               seeds: Sequence[int], kind: str, label: str) -> BenchResult:
+    oof0 = oofs[0]
     k = len(table.tiers)
     sc, co = table.scores, table.costs
     tier_q = sc.mean(axis=0)
@@ -159,17 +162,31 @@ def _assemble(table: OutcomeTable, candidates: Sequence[str], per: dict[str, dic
             summ = M.two_tier_summary(c, q, float(w.mean()), float(s.mean()))
             entry.update({f"{key}_pooled": summ[key] for key in POOLED_KEYS})
         routers[name] = entry
-    # cost-quality points and AIQ (any number of tiers), pooled OOF of the first seed
+    # cost-quality figures (any number of tiers): per seed on its pooled OOF scores, mean and sd over seeds,
+    # beside the null band (random scores through the same threshold sweep)
+    band: dict[str, Any] = {}
     if c_max > c_min:
+        top = float(tier_q[-1])
+
+        def sweep(g: F64) -> tuple[F64, F64]:
+            return cost_quality_points(g, sc, co)
+
+        band = null_band(sweep, len(table), k - 1, top, c_min, c_max, seeds)
         for name in candidates:
-            x, q = cost_quality_points(oof0[name], sc, co)
+            per_seed = [figures(*sweep(o[name]), top, c_min, c_max) for o in oofs]
+            for key in per_seed[0]:
+                vals = [v for f in per_seed if (v := f[key]) is not None]
+                routers[name][key] = float(np.mean(vals)) if vals else None
+                if key == "aiq":
+                    routers[name]["aiq_sd"] = float(np.std(vals)) if len(vals) > 1 else 0.0
+            routers[name]["beats_null_band"] = outside(routers[name]["aiq"], band.get("aiq"))
+            x, q = sweep(oof0[name])
             result.points[name] = (x, q)
-            routers[name]["aiq"] = M.aiq(x, q, c_min, c_max)
         ox, oq = oracle_points(sc, co)
         result.points["oracle"] = (ox, oq)
-        routers["oracle"]["aiq"] = M.aiq(ox, oq, c_min, c_max)
+        routers["oracle"].update(figures(ox, oq, top, c_min, c_max))
         result.points["random"] = (tier_c, tier_q)
-        routers["random"]["aiq"] = M.aiq(tier_c, tier_q, c_min, c_max)
+        routers["random"].update(figures(tier_c, tier_q, top, c_min, c_max))
     if k == 2:
         w, s = sc[:, 0], sc[:, 1]
         for name in candidates:
@@ -185,6 +202,9 @@ def _assemble(table: OutcomeTable, candidates: Sequence[str], per: dict[str, dic
         "strong_better_share": float((sc[:, -1] > sc[:, 0]).mean()),
         "quality_95": float(0.95 * tier_q[-1]),
         "routers": routers, "best": best,
+        "null_band": band,  # random scores through the same sweep: (min, max) of each figure
+        "points": {name: [[round(float(a), 6), round(float(b), 6)] for a, b in zip(*M.upper_hull(*pts), strict=True)]
+                   for name, pts in result.points.items()},  # upper hull of each sweep, first seed
         "always": {t: {"quality": float(tier_q[j]), "cost": float(tier_c[j])} for j, t in enumerate(table.tiers)},
     }
     return result
