@@ -3,8 +3,9 @@
 
 Requests arrive in the OpenAI shape and are mapped here: ``max_tokens`` → ``options.num_predict``,
 ``temperature``/``top_p``/``seed``/``stop`` → options, ``response_format`` → ``format`` (a JSON
-schema or ``"json"``), tools pass through (Ollama takes the OpenAI tool shape), tool results are
-linked to their call by name. Usage comes from ``prompt_eval_count`` / ``eval_count``.
+schema or ``"json"``), the endpoint's ``n_ctx`` → ``options.num_ctx`` and ``keep_alive`` → ``keep_alive``
+(the OpenAI-compatible ``/v1`` API takes neither), tools pass through (Ollama takes the OpenAI tool shape),
+tool results are linked to their call by name. Usage comes from ``prompt_eval_count`` / ``eval_count``.
 
 Contents: text parts are joined by newlines into ``content`` (null → ``""``), images go into the
 message's ``images`` list as raw base64 (Ollama takes no links: an ``https://`` image is a clear 400,
@@ -173,6 +174,8 @@ class OllamaBackend(Backend):
             options["num_ctx"] = self.cfg.n_ctx
         if options:
             out["options"] = options
+        if self.cfg.keep_alive is not None:  # how long the model stays loaded after this request
+            out["keep_alive"] = self.cfg.keep_alive
         fmt = request.response_format or body.get("response_format")
         if isinstance(fmt, Mapping):
             if fmt.get("type") == "json_schema":

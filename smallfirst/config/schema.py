@@ -81,6 +81,10 @@ class EndpointConfig(Strict):
                                               "endpoint can do where it differs from its backend's defaults")
     options: dict[str, Any] = Field(default_factory=dict, description="a plugin backend's own settings "
                                     "([tiers.endpoints.options]), checked by the plugin's option model")
+    keep_alive: str | int | None = Field(default=None, description="Ollama: how long the model stays loaded "
+                                         "after a request (\"10m\", \"-1\" = until Ollama stops, 0 = unload at "
+                                         "once), sent on /api/chat; default from warm")
+    warm: Literal["keep", "free"] | None = Field(default=None, description="this endpoint's [routing] warm")
 
     @field_validator("api_key_env")
     @classmethod
@@ -205,6 +209,20 @@ class RoutingConfig(Strict):
                                  "window (0 = off)")
     governor_max_shift: float = Field(default=0.15, ge=0, le=1, description="mix governor: largest "
                                       "threshold adjustment")
+    runtime_poll_s: float = Field(default=10.0, ge=0, description="seconds between polls of the local runtimes' "
+                                  "status endpoints (Ollama /api/ps, llama-server /slots, LM Studio, vLLM /metrics); "
+                                  "0 = once at start-up, then on demand (/healthz)")
+    warm: Literal["keep", "free"] = Field(default="keep", description="keep: load local models at start-up (and "
+                                          "promoted ones after a promotion), Ollama keep_alive -1 unless set; free: "
+                                          "no pre-load, the runtime's own unloading (Ollama: 5 minutes idle)")
+    max_latency_ms: float | None = Field(default=None, gt=0, description="latency budget of every request "
+                                         "(x-smallfirst-max-latency-ms overrides it): local tiers expected to "
+                                         "miss it (a cold model's load, a full queue) are skipped")
+    over_budget_sensitive: Literal["wait", "fail"] = Field(default="wait", description="a sensitive request no "
+                                                           "local endpoint can serve in its budget: wait locally, "
+                                                           "or fail (503)")
+    load_gbps: float = Field(default=1.0, gt=0, description="disk read rate assumed for a cold model's load "
+                             "(until observed loads are learned)")
     options: dict[str, Any] = Field(default_factory=dict, description="a plugin router's own settings "
                                     "([routing.options]), checked by the plugin's option model")
 

@@ -27,10 +27,14 @@ class Endpoint:
     masks: Callable[[ChatRequest], Masked | None] | None = None
     # config's [tiers.endpoints.capabilities]: fields that replace what the backend declares
     overrides: Mapping[str, Any] = field(default_factory=dict)
+    # what the runtime reports (smallfirst.runtime: context window, tools, vision), applied before overrides
+    learned: Callable[[Capabilities], Capabilities] | None = None
 
     @property
     def capabilities(self) -> Capabilities:
         caps = self.backend.capabilities
+        if self.learned is not None:
+            caps = self.learned(caps)
         return caps.with_overrides(self.overrides) if self.overrides else caps
 
     def cost(self, usage: Usage) -> float:
@@ -44,14 +48,24 @@ class Tier:
     endpoints: list[Endpoint]
     strategy: str = "ordered"  # or "balanced"
     _rr: Iterator[int] = field(default_factory=itertools.count)
+    # balanced: the round-robin pick → the endpoint to start at (smallfirst.runtime: a warm, idle one)
+    prefer: Callable[[int], int] | None = None
+    _rotations: tuple[Sequence[Endpoint], ...] = field(init=False, default=())
+
+    def __post_init__(self) -> None:
+        n = len(self.endpoints)
+        self._rotations = tuple(self.endpoints[k:] + self.endpoints[:k] for k in range(n))
 
     @property
     def is_local(self) -> bool:
         return all(e.is_local for e in self.endpoints)
 
     def order(self) -> Sequence[Endpoint]:
-        """Endpoints in the order to try them: as configured, or rotated round-robin when balanced."""
+        """Endpoints in the order to try them: as configured, or rotated round-robin when balanced (starting at
+        the preferred endpoint when ``prefer`` names one). The rotations are built once: nothing is allocated."""
         if self.strategy != "balanced" or len(self.endpoints) < 2:
             return self.endpoints
         k = next(self._rr) % len(self.endpoints)
-        return self.endpoints[k:] + self.endpoints[:k]
+        if self.prefer is not None:
+            k = self.prefer(k)
+        return self._rotations[k]

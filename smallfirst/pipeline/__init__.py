@@ -7,7 +7,8 @@ Order of construction (each step reads only what the steps before it made):
 2. endpoints (:mod:`.endpoints`): backend → resilience → redaction, each endpoint frozen with its price,
    location and capabilities;
 3. policies, in the order the engine applies them: residency, context window, capabilities (what the
-   request needs: images, forced tool calls, n > 1, tools), conversation stickiness, then plugin policies
+   request needs: images, forced tool calls, n > 1, tools), the latency budget (local runtimes' state:
+   :mod:`smallfirst.runtime`), conversation stickiness, then plugin policies
    (``[policies.<name>]`` tables, in file order); the caller's API key is applied before them, from the
    request's :class:`~smallfirst.core.types.Admission`;
 4. router, request log, the cascade's check, the access layer (keys, limits, budgets) and its observer.
@@ -30,6 +31,7 @@ from smallfirst.core.types import RequestRecord
 from smallfirst.engine import Engine
 from smallfirst.pipeline.endpoints import build_backend, build_tiers, price_of
 from smallfirst.pipeline.parts import SignalFn, build_checker, build_residency, build_router, build_store
+from smallfirst.runtime import RuntimeMonitor
 
 Observer = Callable[[RequestRecord], None]
 
@@ -51,6 +53,7 @@ class Pipeline:
     boundary: BoundaryCheck | None = None  # the thorough residency screen before a call leaves the host
     observers: tuple[Observer, ...] = ()  # called with every logged record (the access layer's settlement)
     cache: ResponseCache | None = None  # the response cache ([cache] enabled)
+    runtime: RuntimeMonitor | None = None  # local runtimes' state (smallfirst.runtime), polled by the gateway
 
     def engine(self, observers: Sequence[Observer] = ()) -> Engine:
         """The engine over this pipeline; ``observers`` (e.g. the server's metrics) are called after the
@@ -67,22 +70,31 @@ def build_pipeline(settings: Settings) -> Pipeline:
     from smallfirst.config.registry import plugin_policies
     from smallfirst.policy import ContextWindowPolicy
     from smallfirst.policy.capability import CapabilityPolicy
+    from smallfirst.policy.latency_budget import LatencyBudgetPolicy
     from smallfirst.policy.sticky import StickyPolicy
     from smallfirst.routing.governed import GovernedRouter
+    from smallfirst.runtime import build_monitor, build_runtimes
 
     residency = build_residency(settings)
-    tiers = build_tiers(settings, residency.policy if residency.masks else None)
+    runtimes = build_runtimes(settings)  # what local runtimes report: capabilities, loaded or cold, queue
+    tiers = build_tiers(settings, residency.policy if residency.masks else None, runtimes)
+    monitor = build_monitor(settings, runtimes, {e.backend.name: e.backend for t in tiers for e in t.endpoints
+                                                 if e.capabilities.in_process})
     policies: list[Policy] = [] if residency.policy is None else [residency.policy]
     policies.append(ContextWindowPolicy.from_tiers(tiers))
     policies.append(CapabilityPolicy(tiers))
+    policies.append(LatencyBudgetPolicy(tiers, monitor.expected_ms, default_ms=settings.routing.max_latency_ms,
+                                        sensitive=settings.routing.over_budget_sensitive))
     if settings.routing.sticky:
         policies.append(StickyPolicy([t.name for t in tiers], ttl_s=settings.routing.sticky_ttl_s))
     policies.extend(plugin_policies(settings))
     access = open_access(settings, tiers)
     router = build_router(settings)
     observers: list[Observer] = [access.observe]
+    if monitor:
+        observers.append(monitor.observe)  # load and service times learned from what was served
     if isinstance(router, GovernedRouter):
         observers.append(router.observe)  # the mix governor counts the tier that served
     return Pipeline(settings, tuple(tiers), tuple(policies), router, build_store(settings),
                     residency.signals, access, build_checker(settings, tiers), residency.boundary,
-                    tuple(observers), build_cache(settings))
+                    tuple(observers), build_cache(settings), monitor)

@@ -15,6 +15,7 @@ it masks) what it masks; nothing replaces its backend later.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from smallfirst.config.location import endpoint_key, resolve_location
@@ -26,6 +27,7 @@ from smallfirst.core.types import FREE, Price
 
 if TYPE_CHECKING:
     from smallfirst.policy.residency import ResidencyPolicy
+    from smallfirst.runtime import EndpointRuntime
 
 
 def price_of(cfg: EndpointConfig) -> Price | None:
@@ -48,21 +50,32 @@ def build_backend(cfg: EndpointConfig) -> Backend:
     return resilient(backend, cfg)
 
 
-def build_tiers(settings: Settings, masking: ResidencyPolicy | None = None) -> list[Tier]:
-    """Every tier's endpoints; with ``masking`` (redaction configured), endpoints off this host get layer 3."""
+def build_tiers(settings: Settings, masking: ResidencyPolicy | None = None,
+                runtimes: Mapping[tuple[int, int], EndpointRuntime] | None = None) -> list[Tier]:
+    """Every tier's endpoints; with ``masking`` (redaction configured), endpoints off this host get layer 3;
+    with ``runtimes`` (smallfirst.runtime), what each runtime reports feeds the endpoint's capabilities and a
+    balanced tier's order."""
+    from smallfirst.runtime import preference, with_warm
+
     tiers: list[Tier] = []
+    rts = runtimes or {}
     for i, t in enumerate(settings.tiers):
         eps: list[Endpoint] = []
         for j, e in enumerate(t.endpoints):
             where = resolve_location(e, key=endpoint_key(i, j))
+            e = with_warm(e, settings)  # Ollama's keep_alive for the endpoint's warm mode
             backend = build_backend(e)
+            learned = rts[(i, j)].capabilities if (i, j) in rts else None
             if masking is not None and where.location != "local":
                 from smallfirst.policy.redacting import RedactingBackend
 
                 redacting = RedactingBackend(backend, masking, t.name)
                 eps.append(Endpoint(redacting, price_of(e), where.on_host, where.location, redacting.redaction,
-                                    e.capabilities.fields()))
+                                    e.capabilities.fields(), learned))
             else:
-                eps.append(Endpoint(backend, price_of(e), where.on_host, where.location, None, e.capabilities.fields()))
-        tiers.append(Tier(t.name, eps, t.strategy))
+                eps.append(Endpoint(backend, price_of(e), where.on_host, where.location, None, e.capabilities.fields(),
+                                    learned))
+        watched = [rts.get((i, j)) for j in range(len(t.endpoints))]
+        prefer = preference(watched) if t.strategy == "balanced" and any(watched) else None
+        tiers.append(Tier(t.name, eps, t.strategy, prefer=prefer))
     return tiers

@@ -151,10 +151,13 @@ class Admin:
         pairs = self.engine.endpoints()
         results = await asyncio.gather(*(e.backend.health() for _, e in pairs), return_exceptions=True)
         backends = []
+        rt = self.pipeline.runtime  # local runtimes' last polled state (smallfirst.runtime)
         for (t, e), r in zip(pairs, results, strict=True):
             info = r if isinstance(r, dict) else {"ok": False, "error": type(r).__name__}
+            state = rt.snapshot(e.backend.name) if rt is not None else None
             backends.append({"tier": t.name, "endpoint": e.backend.name, "model": e.backend.model,
-                             "location": e.location, "local": e.is_local, **info})
+                             "location": e.location, "local": e.is_local, **info,
+                             **({"runtime": state} if state else {})})
         cache = self.pipeline.cache.snapshot() if self.pipeline.cache is not None else None  # [cache]
         await self._json(scope, send, {"ok": all(b.get("ok") for b in backends), "backends": backends, "cache": cache})
 

@@ -16,7 +16,7 @@ from smallfirst.core.errors import MethodNotAllowedError, SmallfirstError
 from smallfirst.pipeline import Pipeline, build_pipeline
 from smallfirst.pipeline.embeddings import build_embeddings
 from smallfirst.resilience import metrics as resilience_metrics
-from smallfirst.server import cache_metrics
+from smallfirst.server import cache_metrics, runtime_metrics
 from smallfirst.server.admin import Admin, build_view
 from smallfirst.server.asgi import Handler, Receive, Scope, Send, send_json, send_openai_error
 from smallfirst.server.embeddings_handler import EmbeddingsHandler
@@ -43,6 +43,7 @@ class Gateway:
         self.access = pipeline.access  # API keys, limits, budgets (in memory or shared)
         resilience_metrics.register(self.metrics.registry, pipeline.tiers)  # breakers and retries
         cache_metrics.register(self.metrics.registry, pipeline.cache)  # [cache]: lookups, saved USD, size
+        runtime_metrics.register(self.metrics.registry, pipeline.runtime)  # local runtimes: loaded, busy, queue
         max_body = settings.server.max_body_bytes
         resolve = resolver(settings.aliases)  # [aliases]: a model name clients send → a route
         self.chat = WireHandler(Aliased(openai_chat.OpenAIChat(), resolve), self.engine, self.access, max_body)
@@ -97,6 +98,8 @@ class Gateway:
             msg = await receive()
             if msg["type"] == "lifespan.startup":
                 await self.warm_up()
+                if self.pipeline.runtime is not None:
+                    self.pipeline.runtime.start()  # polls local runtimes (and pre-loads warm = "keep" models)
                 await send({"type": "lifespan.startup.complete"})
             elif msg["type"] == "lifespan.shutdown":
                 await self.aclose()
@@ -117,6 +120,8 @@ class Gateway:
         if self._closed:
             return
         self._closed = True
+        if self.pipeline.runtime is not None:
+            await self.pipeline.runtime.aclose()
         await self.engine.aclose()
         await self.embeddings.service.aclose()
         await asyncio.to_thread(self.access.close)
@@ -129,12 +134,16 @@ class Gateway:
 
     async def healthz(self, scope: Scope, receive: Receive, send: Send) -> None:
         pairs = self.engine.endpoints()
+        rt = self.pipeline.runtime
         results = await asyncio.gather(*(e.backend.health() for _, e in pairs), return_exceptions=True)
+        if rt:
+            await rt.refresh()  # on demand: the runtimes' state now
         backends = []
         for (t, e), r in zip(pairs, results, strict=True):
             info = r if isinstance(r, dict) else {"ok": False, "error": type(r).__name__}
+            state = rt.snapshot(e.backend.name) if rt is not None else None
             backends.append({"tier": t.name, "endpoint": e.backend.name, "model": e.backend.model,
-                             "location": e.location, **info})
+                             "location": e.location, **info, **({"runtime": state} if state else {})})
         ok = all(b.get("ok") for b in backends)
         body = {"status": "ok" if ok else "degraded", "backends": backends}
         await send_json(send, 200 if ok else 503, orjson.dumps(body), [])

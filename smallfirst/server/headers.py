@@ -49,4 +49,7 @@ def error_headers(err: SmallfirstError, request_id: str) -> list[tuple[bytes, by
         h.append((b"retry-after", str(max(1, round(retry))).encode()))
     if not err.should_retry:
         h.append((b"x-should-retry", b"false"))
+    reason = getattr(err, "reason", None)  # a policy's refusal that names why (e.g. the latency budget)
+    if isinstance(reason, str) and reason:
+        h.append((b"x-smallfirst-reason", _ascii(reason)))
     return h

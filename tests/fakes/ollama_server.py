@@ -1,14 +1,19 @@
 """A fake Ollama server speaking the native API (shapes from ollama/ollama ``docs/api.md``).
 
 Routes: ``GET /api/version``, ``GET /api/tags``, ``GET /api/ps``, ``POST /api/show``,
+``POST /api/generate`` (the documented preload only: no prompt → ``done_reason: "load"``),
 ``POST /api/chat`` (NDJSON when ``stream`` is true or absent — Ollama streams by default — else
-one JSON object). Unknown models get Ollama's 404 ``{"error": "model ... not found"}``. Options
+one JSON object; empty ``messages`` loads the model, ``done_reason: "load"``). The model is cold until a
+request loads it (``load_delay_s`` then, like a real load); ``keep_alive`` 0 unloads it after the request,
+:meth:`FakeOllama.evict` unloads it as Ollama's expiry would; ``/api/ps`` lists it only while loaded.
+Unknown models get Ollama's 404 ``{"error": "model ... not found"}``. Options
 honoured: ``num_predict`` (→ ``done_reason: "length"``), ``format`` (schema or ``"json"``),
 ``tools``, ``logprobs``. See :mod:`tests.fakes.base` for faults.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import UTC, datetime
 from typing import Any
@@ -28,15 +33,33 @@ def _now() -> str:
 class FakeOllama(FakeServer):
     default_model = "llama3.2:latest"
 
-    def __init__(self, *, trained_context: int = 131072, num_ctx: int | None = 8192, **kw: Any) -> None:
+    def __init__(self, *, trained_context: int = 131072, num_ctx: int | None = 8192,
+                 capabilities: tuple[str, ...] = ("completion", "tools"), load_delay_s: float = 0.0,
+                 **kw: Any) -> None:
         super().__init__(**kw)
         self.trained_context = trained_context  # model_info["llama.context_length"]
         self.num_ctx = num_ctx  # "num_ctx" line in the model's parameters (None: not set)
+        self.capabilities = list(capabilities)  # /api/show "capabilities" (e.g. add "vision")
+        self.load_delay_s = load_delay_s  # how long loading a cold model takes
         self.loaded: list[str] = []
+
+    def evict(self) -> None:
+        """Unload the model (its keep_alive ran out, or another model needed the memory)."""
+        self.loaded = []
+
+    async def _load(self, body: dict[str, Any]) -> None:
+        if not self.loaded and self.load_delay_s:
+            await asyncio.sleep(self.load_delay_s)
+        self.loaded = [self.model]
+
+    def _after(self, body: dict[str, Any]) -> None:
+        if body.get("keep_alive") in (0, "0", "0s", "0m"):
+            self.loaded = []
 
     def routes(self) -> list[web.RouteDef]:
         return [web.get("/api/version", self.version), web.get("/api/tags", self.tags),
-                web.get("/api/ps", self.ps), web.post("/api/show", self.show), web.post("/api/chat", self.chat)]
+                web.get("/api/ps", self.ps), web.post("/api/show", self.show), web.post("/api/chat", self.chat),
+                web.post("/api/generate", self.generate)]
 
     def _known(self, name: str) -> bool:
         return name in (self.model, self.model.removesuffix(":latest"))
@@ -69,8 +92,22 @@ class FakeOllama(FakeServer):
             "details": _DETAILS, "modified_at": "2025-01-01T00:00:00Z",
             "model_info": {"general.architecture": "llama", "general.parameter_count": 3212749888,
                            "llama.context_length": self.trained_context, "llama.embedding_length": 3072},
-            "capabilities": ["completion", "tools"],
+            "capabilities": self.capabilities,
         })
+
+    async def generate(self, request: web.Request) -> web.Response:
+        rec = await self.record(request)
+        body = rec.body if isinstance(rec.body, dict) else {}
+        name = str(body.get("model", ""))
+        if not self._known(name):
+            return web.json_response({"error": f'model "{name}" not found, try pulling it first'}, status=404)
+        if body.get("prompt"):
+            return web.json_response({"error": "this fake serves /api/generate's preload only (no prompt)"},
+                                     status=501)
+        await self._load(body)
+        self._after(body)
+        return web.json_response({"model": name, "created_at": _now(), "response": "", "done": True,
+                                  "done_reason": "unload" if not self.loaded else "load"})
 
     async def chat(self, request: web.Request) -> web.StreamResponse:
         rec = await self.record(request)
@@ -80,6 +117,11 @@ class FakeOllama(FakeServer):
         name = str(body.get("model", ""))
         if not self._known(name):
             return web.json_response({"error": f'model "{name}" not found, try pulling it first'}, status=404)
+        if not body["messages"]:  # the documented preload
+            await self._load(body)
+            self._after(body)
+            return web.json_response({"model": name, "created_at": _now(), "message": {"role": "assistant",
+                                      "content": ""}, "done_reason": "load", "done": True})
         fault = self.take_fault()
         if await self.before_first_byte(request, fault):
             return web.Response()
@@ -91,7 +133,8 @@ class FakeOllama(FakeServer):
         prompt_tokens = estimate_tokens(texts)
         if self.context_window is not None and prompt_tokens > self.context_window:
             return web.json_response({"error": "the input length exceeds the context length"}, status=400)
-        self.loaded = [self.model]
+        await self._load(body)
+        self._after(body)
         last_user = next((t for m, t in zip(reversed(body["messages"]), reversed(texts), strict=True)
                           if m.get("role") == "user"), "")
         answer = self._answer(body, last_user)
