@@ -109,3 +109,16 @@ async def test_unreachable_runtime_is_reported() -> None:
     rt = m.get("ollama_native:x")
     assert rt is not None and not rt.state.reachable and rt.state.error and m.expected_ms(rt.name) == float("inf")
     await m.aclose()
+
+
+async def test_promoted_in_process_models_are_loaded_by_prewarm_and_each_poll() -> None:
+    calls: list[str] = []
+
+    async def load() -> None:  # the embedded backend's health(): loads the promoted model when it changed
+        calls.append("load")
+
+    m = RuntimeMonitor({}, interval_s=0, in_process=[load])
+    assert m  # something to watch: the gateway starts the task
+    await m.prewarm()
+    assert calls == ["load"]
+    await m.aclose()
