@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -218,6 +218,9 @@ class RoutingConfig(Strict):
     max_latency_ms: float | None = Field(default=None, gt=0, description="latency budget of every request "
                                          "(x-smallfirst-max-latency-ms overrides it): local tiers expected to "
                                          "miss it (a cold model's load, a full queue) are skipped")
+    key_max_latency_ms: dict[str, Annotated[float, Field(gt=0)]] = Field(
+        default_factory=dict, description="API key id → its requests' latency budget (over max_latency_ms; the "
+        "header wins)")
     over_budget_sensitive: Literal["wait", "fail"] = Field(default="wait", description="a sensitive request no "
                                                            "local endpoint can serve in its budget: wait locally, "
                                                            "or fail (503)")

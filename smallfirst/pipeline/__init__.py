@@ -84,6 +84,7 @@ def build_pipeline(settings: Settings) -> Pipeline:
     policies.append(ContextWindowPolicy.from_tiers(tiers))
     policies.append(CapabilityPolicy(tiers))
     policies.append(LatencyBudgetPolicy(tiers, monitor.expected_ms, default_ms=settings.routing.max_latency_ms,
+                                        by_key=settings.routing.key_max_latency_ms,
                                         sensitive=settings.routing.over_budget_sensitive))
     if settings.routing.sticky:
         policies.append(StickyPolicy([t.name for t in tiers], ttl_s=settings.routing.sticky_ttl_s))

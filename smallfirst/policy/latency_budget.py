@@ -1,6 +1,7 @@
 """Latency budget: local tiers that cannot answer within the request's budget are skipped (it escalates).
 
-The budget is the ``x-smallfirst-max-latency-ms`` header, else ``[routing] max_latency_ms``. A local tier
+The budget is the ``x-smallfirst-max-latency-ms`` header, else the caller's key's entry in
+``[routing] key_max_latency_ms``, else ``[routing] max_latency_ms``. A local tier
 meets it when one of its endpoints is expected to: the wait the runtime monitor predicts (a cold model's
 load, the requests queued ahead, :mod:`smallfirst.runtime`) plus the endpoint's learned service time.
 Endpoints the monitor does not watch (in-process models, unknown servers) are taken to meet it.
@@ -14,7 +15,7 @@ the request, it waits too.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from smallfirst.core.errors import BadRequestError, PolicyBlockedError
 from smallfirst.core.protocols import Policy
@@ -43,16 +44,19 @@ class LatencyBudgetPolicy(Policy):
     """``expected_ms(endpoint name)``: the expected latency, or None when nothing is known about it."""
 
     def __init__(self, tiers: Sequence[Tier], expected_ms: Callable[[str], float | None], *,
-                 default_ms: float | None = None, sensitive: str = "wait") -> None:
+                 default_ms: float | None = None, by_key: Mapping[str, float] | None = None,
+                 sensitive: str = "wait") -> None:
         self._local = {t.name: tuple(e.backend.name for e in t.endpoints) for t in tiers if t.is_local}
         self._expected = expected_ms
         self._default = default_ms
+        self._by_key = dict(by_key or {})  # API key id → budget
         self._fail = sensitive == "fail"
 
     def budget(self, request: ChatRequest) -> float | None:
         raw = request.headers.get(HEADER)
         if raw is None:
-            return self._default
+            key = request.api_key_id
+            return self._by_key.get(key, self._default) if key is not None else self._default
         try:
             value = float(raw)
         except ValueError:

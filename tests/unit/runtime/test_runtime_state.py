@@ -135,3 +135,13 @@ def test_bad_budget_header_is_a_400() -> None:
     with pytest.raises(BadRequestError) as err:
         policy({}).check(request(**{HEADER: "soon"}), Signals(), ["local"])
     assert err.value.param == HEADER
+
+
+def test_budget_per_api_key() -> None:
+    from dataclasses import replace
+
+    p = policy({"a": 5000.0}, default_ms=9000, by_key={"team-fast": 1000})
+    fast = replace(request(), api_key_id="team-fast")
+    assert p.check(fast, Signals(), ["local", "cloud"]).allowed == ("cloud",)
+    assert p.check(replace(request(), api_key_id="other"), Signals(), ["local", "cloud"]).allowed == ("local", "cloud")
+    assert p.check(replace(fast, headers={HEADER: "9000"}), Signals(), ["local", "cloud"]).allowed == ("local", "cloud")
