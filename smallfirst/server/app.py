@@ -20,6 +20,8 @@ from smallfirst.server import cache_metrics, runtime_metrics
 from smallfirst.server.admin import Admin, build_view
 from smallfirst.server.asgi import Handler, Receive, Scope, Send, send_json, send_openai_error
 from smallfirst.server.embeddings_handler import EmbeddingsHandler
+from smallfirst.server.feedback import PATH as FEEDBACK_PATH
+from smallfirst.server.feedback import FeedbackHandler
 from smallfirst.server.handler import WireHandler
 from smallfirst.server.metrics import Metrics
 from smallfirst.server.models import PREFIX as MODEL_PREFIX
@@ -65,6 +67,8 @@ class Gateway:
             ("POST", anthropic_count.PATH): anthropic_count.CountTokens(pipeline.tiers, self.access, max_body, resolve),
             ("GET", "/v1/models"): self.access.guard(self.models.list, send_openai_error),
             ("GET", "/healthz"): self.healthz,
+            ("POST", FEEDBACK_PATH): FeedbackHandler(pipeline.store, self.access, max_body=max_body,
+                                                     store_prompts=settings.log.store_prompts),  # a verdict
         }
         self.admin = Admin(settings, pipeline, self.engine, self.metrics, view)  # /admin/api/*, /metrics, /dashboard
         self._routes.update(self.admin.routes())

@@ -14,8 +14,10 @@ def _ascii(s: str) -> bytes:
 
 
 def decision_headers(d: Decision | None, request_id: str, *, with_cost: bool = True) -> list[tuple[bytes, bytes]]:
-    """``x-request-id`` and the ``x-smallfirst-*`` decision headers (tier, model, reason, escalations, cost)."""
-    h = [(b"x-request-id", request_id.encode())]
+    """``x-request-id``, ``x-smallfirst-feedback`` (where to POST a verdict on this answer) and the
+    ``x-smallfirst-*`` decision headers (tier, model, reason, escalations, cost)."""
+    h = [(b"x-request-id", request_id.encode()),
+         (b"x-smallfirst-feedback", f"/v1/feedback?request_id={request_id}".encode())]  # POST a verdict there
     if d is not None:
         h += [(b"x-smallfirst-tier", _ascii(d.tier)), (b"x-smallfirst-model", _ascii(d.model)),
               (b"x-smallfirst-reason", _ascii(d.reason)),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from smallfirst.store.feedback import FEEDBACK_TABLE_POSTGRES, FEEDBACK_TABLE_SQLITE
+
 # Step 2 (both dialects): the rollup table the admin summary reads; see smallfirst/store/rollup.py.
 # Step 3: rebuild it with 10-minute cells as well. After each step in ROLLUP_BACKFILL_STEPS the store
 # rolls up the rows already logged, inside the same migration transaction (rollup.backfill).
@@ -28,6 +30,7 @@ REBUILD_ROLLUP = "DELETE FROM request_rollup"
 # It reads only the request log, so a tier's locality changed in config since does not rewrite history.
 EGRESS_BACKFILL_STEPS = frozenset({4})
 REBUILD_EGRESS = "DELETE FROM request_rollup WHERE dim = 'egress'"
+# Step 5: the feedback table (POST /v1/feedback, smallfirst/store/feedback.py) and an index on request_id.
 
 SQLITE_MIGRATIONS: tuple[str, ...] = (
     """
@@ -62,6 +65,7 @@ SQLITE_MIGRATIONS: tuple[str, ...] = (
     ROLLUP_TABLE + " WITHOUT ROWID",
     REBUILD_ROLLUP,
     REBUILD_EGRESS,
+    FEEDBACK_TABLE_SQLITE,
 )
 
 POSTGRES_MIGRATIONS: tuple[str, ...] = (
@@ -97,4 +101,5 @@ POSTGRES_MIGRATIONS: tuple[str, ...] = (
     ROLLUP_TABLE,
     REBUILD_ROLLUP,
     REBUILD_EGRESS,
+    FEEDBACK_TABLE_POSTGRES,
 )

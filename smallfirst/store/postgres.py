@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from smallfirst.core.errors import ConfigError
 from smallfirst.core.protocols import Store
 from smallfirst.core.types import RequestRecord
-from smallfirst.store import rollup
+from smallfirst.store import feedback, rollup
 from smallfirst.store.batcher import BatchWriter
 from smallfirst.store.codec import COLUMNS, from_row, to_row
 from smallfirst.store.migrations import EGRESS_BACKFILL_STEPS, POSTGRES_MIGRATIONS, ROLLUP_BACKFILL_STEPS
@@ -185,6 +185,21 @@ class PostgresStore(Store):
 
     def summary(self, *, since: float, until: float, bucket_s: int) -> dict[str, Any]:
         return summarize(lambda sql, args: self._fetch(_pg(sql), args), since, until, bucket_s)
+
+    def find(self, request_id: str) -> RequestRecord | None:
+        """The logged row of one request (the latest, should an id repeat), after a flush."""
+        self.flush()
+        sql = f"SELECT {', '.join(COLUMNS)} FROM requests WHERE request_id = %s ORDER BY id DESC LIMIT 1"
+        rows = self._fetch(sql, [request_id])
+        return from_row(tuple(rows[0])) if rows else None
+
+    def add_feedback(self, fb: feedback.Feedback) -> None:
+        """One feedback row (smallfirst/store/feedback.py), written at once (the read connection autocommits)."""
+        with self._read_lock:
+            self._read.execute(_pg(feedback.INSERT).encode(), fb.to_row())
+
+    def feedback(self, *, since: float | None = None, until: float | None = None) -> list[feedback.Feedback]:
+        return feedback.select(lambda sql, args: self._fetch(_pg(sql), args), since, until)
 
     def count(self) -> int:
         return int(self._fetch("SELECT COUNT(*) FROM requests", [])[0][0])

@@ -11,7 +11,7 @@ from typing import Any
 
 from smallfirst.core.protocols import Store
 from smallfirst.core.types import RequestRecord
-from smallfirst.store import rollup
+from smallfirst.store import feedback, rollup
 from smallfirst.store.batcher import BatchWriter
 from smallfirst.store.codec import COLUMNS, from_row, to_row
 from smallfirst.store.migrations import EGRESS_BACKFILL_STEPS, ROLLUP_BACKFILL_STEPS, SQLITE_MIGRATIONS
@@ -134,6 +134,26 @@ class SQLiteStore(Store):
                 return self._read.execute(sql, args).fetchall()
 
         return summarize(execute, since, until, bucket_s)
+
+    def find(self, request_id: str) -> RequestRecord | None:
+        """The logged row of one request (the latest, should an id repeat), after a flush."""
+        self.flush()
+        sql = f"SELECT {', '.join(COLUMNS)} FROM requests WHERE request_id = ? ORDER BY id DESC LIMIT 1"
+        with self._read_lock:
+            row = self._read.execute(sql, (request_id,)).fetchone()
+        return from_row(tuple(row)) if row is not None else None
+
+    def add_feedback(self, fb: feedback.Feedback) -> None:
+        """One feedback row (smallfirst/store/feedback.py), written at once."""
+        with self._read_lock:
+            self._read.execute(feedback.INSERT, fb.to_row())
+
+    def feedback(self, *, since: float | None = None, until: float | None = None) -> list[feedback.Feedback]:
+        def execute(sql: str, args: Sequence[Any]) -> list[tuple[Any, ...]]:
+            with self._read_lock:
+                return self._read.execute(sql, args).fetchall()
+
+        return feedback.select(execute, since, until)
 
     def count(self) -> int:
         with self._read_lock:

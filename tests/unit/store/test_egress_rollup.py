@@ -157,7 +157,7 @@ def test_sqlite_upgrade_backfills_egress_once(tmp_path: Path) -> None:
     assert egress_facets(s) == Counter(egress_of(r) for r in old + new if r.sensitive)
     SQLiteStore(str(path)).close()  # opening again migrates nothing
     conn = sqlite3.connect(path)
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == len(SQLITE_MIGRATIONS) == 4
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == len(SQLITE_MIGRATIONS) == 5  # 5: feedback
     cells = conn.execute("SELECT * FROM request_rollup ORDER BY res, t, dim, tier, key").fetchall()
     conn.close()
     assert cells == rows_for(old + new)  # every cell, egress and the rest, as if rolled up live, once
@@ -212,4 +212,4 @@ def test_postgres_upgrade_backfills_egress(pg_cluster: str) -> None:
     assert egress_facets(s) == Counter(egress_of(r) for r in old if r.sensitive)
     with psycopg.connect(url) as conn:
         row = conn.execute(b"SELECT version FROM smallfirst_schema").fetchone()
-        assert row is not None and row[0] == len(POSTGRES_MIGRATIONS) == 4
+        assert row is not None and row[0] == len(POSTGRES_MIGRATIONS) == 5  # 5: feedback
