@@ -96,6 +96,11 @@ def _same(model: str) -> str:
     return model
 
 
+def is_identity(resolve: Resolve) -> bool:
+    """True for the resolver of an empty ``[aliases]`` table."""
+    return resolve is _same
+
+
 def owned_by(target: str) -> str:
     """``owned_by`` of an alias in ``/v1/models``: what it maps to."""
     return f"smallfirst alias of {target}"

@@ -79,6 +79,10 @@ def _has_tool_turns(messages: Iterable[Mapping[str, Any]]) -> bool:
 def needs_of(request: ChatRequest) -> Needs:
     """The request's needs (``NONE`` for a plain text chat, the common case)."""
     body = request.body
+    if (not request.tools and request.response_format is None and "n" not in body
+            and all(isinstance(m.get("content"), str) and m.get("role") in ("user", "system", "developer")
+                    for m in request.messages)):
+        return NONE  # the common case: plain text turns, nothing asked for
     n = body.get("n")
     choices = n if isinstance(n, int) and not isinstance(n, bool) and n > 1 else 1
     images = _has_image(request.messages)

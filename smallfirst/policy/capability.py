@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from smallfirst.core.errors import BadRequestError
+from smallfirst.core.needs import NONE
 from smallfirst.core.protocols import Policy
 from smallfirst.core.tiers import Tier
 from smallfirst.core.types import AUTO_MODEL, ChatRequest, PolicyResult, Signals
@@ -44,6 +45,8 @@ class CapabilityPolicy(Policy):
 
     def check(self, request: ChatRequest, signals: Signals, tiers: Sequence[str]) -> PolicyResult:
         needs = signals.needs
+        if needs is NONE:
+            return PolicyResult(allowed=tuple(tiers))
         if needs.hard:
             missing = {t: self._missing(t, signals) for t in tiers}
             keep = [t for t in tiers if not missing[t]]

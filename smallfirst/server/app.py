@@ -27,7 +27,7 @@ from smallfirst.server.metrics import Metrics
 from smallfirst.server.models import PREFIX as MODEL_PREFIX
 from smallfirst.server.models import Models, route_not_found
 from smallfirst.wire import anthropic_count, anthropic_messages, openai_chat, openai_completions, openai_embeddings
-from smallfirst.wire.aliased import Aliased
+from smallfirst.wire.aliased import with_aliases
 from smallfirst.wire.openai_responses import PATH as RESPONSES_PATH
 from smallfirst.wire.openai_responses import build as build_responses
 
@@ -48,12 +48,12 @@ class Gateway:
         runtime_metrics.register(self.metrics.registry, pipeline.runtime)  # local runtimes: loaded, busy, queue
         max_body = settings.server.max_body_bytes
         resolve = resolver(settings.aliases)  # [aliases]: a model name clients send → a route
-        self.chat = WireHandler(Aliased(openai_chat.OpenAIChat(), resolve), self.engine, self.access, max_body)
-        self.messages = WireHandler(Aliased(anthropic_messages.AnthropicMessages(), resolve), self.engine,
+        self.chat = WireHandler(with_aliases(openai_chat.OpenAIChat(), resolve), self.engine, self.access, max_body)
+        self.messages = WireHandler(with_aliases(anthropic_messages.AnthropicMessages(), resolve), self.engine,
                                     self.access, max_body)
         self.responses_wire = build_responses(settings)  # [responses] store: kept beside the log, or not
-        self.responses = WireHandler(Aliased(self.responses_wire, resolve), self.engine, self.access, max_body)
-        self.completions = WireHandler(Aliased(openai_completions.OpenAICompletions(), resolve), self.engine,
+        self.responses = WireHandler(with_aliases(self.responses_wire, resolve), self.engine, self.access, max_body)
+        self.completions = WireHandler(with_aliases(openai_completions.OpenAICompletions(), resolve), self.engine,
                                        self.access, max_body)
         self.embeddings = EmbeddingsHandler(build_embeddings(pipeline), self.engine, self.access, max_body, resolve)
         self.models = Models(self.engine.model_ids(), settings.aliases)

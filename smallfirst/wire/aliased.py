@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from smallfirst.config.aliases import Resolve
+from smallfirst.config.aliases import Resolve, is_identity
 from smallfirst.core.errors import SmallfirstError
 from smallfirst.core.types import ChatRequest, ChatResponse, Decision
 from smallfirst.request import RequestContext
@@ -34,3 +34,9 @@ class Aliased:
 
     def error(self, err: SmallfirstError, request_id: str) -> tuple[bytes, Headers]:
         return self.inner.error(err, request_id)
+
+
+def with_aliases(inner: WireFormat, resolve: Resolve) -> WireFormat:
+    """``inner`` wrapped when there are aliases to resolve; ``inner`` itself when there are none (one layer
+    fewer on every request)."""
+    return inner if is_identity(resolve) else Aliased(inner, resolve)

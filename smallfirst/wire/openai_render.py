@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from typing import Any, Protocol
 
@@ -14,6 +15,7 @@ from smallfirst.core.types import ChatChunk, ChatResponse, Usage
 DONE = b"data: [DONE]\n\n"
 
 
+@functools.lru_cache(maxsize=256)
 def fingerprint(model: str) -> str:
     """A stable ``system_fingerprint`` for answers whose backend sends none (local models): it changes when
     the model or the gateway's version does, as OpenAI's does when its serving configuration changes."""
