@@ -21,6 +21,7 @@ from smallfirst.core.errors import BadRequestError
 from smallfirst.core.types import Price, Usage
 from smallfirst.store.rollup import (
     DIM_EGRESS,
+    DIM_ERROR,
     DIM_ESCALATED,
     DIM_ESCALATION,
     DIM_LATENCY,
@@ -193,6 +194,19 @@ def _cost(price: Price | None, prompt: int, completion: int) -> float | None:
     return price.cost(Usage(prompt, completion)) if price is not None else None
 
 
+def _errors(cells: list[list[Any]]) -> list[dict[str, Any]]:
+    """Failed requests by the tier and endpoint of their last attempt and by error code, commonest first
+    (``tier`` and ``endpoint`` empty: refused before routing)."""
+    counts: dict[str, int] = defaultdict(int)
+    for _, _tier, key, n, *_ in cells:
+        counts[key] += n
+    out = []
+    for key, n in counts.items():
+        tier, endpoint, code = [*key.split("|", 2), "", ""][:3]
+        out.append({"tier": tier, "endpoint": endpoint, "code": code, "count": n})
+    return sorted(out, key=lambda d: (-d["count"], d["tier"], d["endpoint"], d["code"]))
+
+
 def overview(summary: Mapping[str, Any], view: View) -> dict[str, Any]:
     """The admin summary JSON (documented in the README under "Admin API")."""
     facets: dict[str, list[list[Any]]] = defaultdict(list)
@@ -303,6 +317,7 @@ def overview(summary: Mapping[str, Any], view: View) -> dict[str, Any]:
                                     for (s, r), n in sorted(reasons.items(), key=lambda x: (-x[1], x[0]))]},
         "task_types": top_tasks,
         "status": [{"status": c, "count": n} for c, n in sorted(status.items())],
+        "errors": _errors(facets[DIM_ERROR]),
         "models": sorted(({"tier": tier, "model": key, "count": n, "cost_usd": round(c, 8)}
                           for _, tier, key, n, c, *_ in facets[DIM_MODEL]), key=lambda d: -d["count"]),
         "residency": {"sensitive_requests": sensitive,

@@ -35,6 +35,7 @@ DIM_ESCALATED = "escreq"  # key: ""; requests with at least one escalation
 DIM_SENSITIVE = "sens"  # key: data class; one per class per request
 DIM_SENSITIVE_REQ = "sensreq"  # key: the tiers it reached (attempts and answer, "a,b"); sensitive requests
 DIM_EGRESS = "egress"  # key: egress_of(record); sensitive requests (from logged locations, not today's config)
+DIM_ERROR = "err"  # key: "tier|endpoint|code" of a failed request (its last attempt; "||code" before routing)
 
 EGRESS_LOCAL = "local"  # every attempt went to a local endpoint
 EGRESS_REDACTED = "redacted"  # left the host, every non-local attempt masked
@@ -118,12 +119,23 @@ def _items(r: RequestRecord) -> list[tuple[str, str, bool]]:
     if r.escalations:
         items.extend((DIM_ESCALATION, f"{step}|{reason}", False) for step, reason in escalation_reasons(r))
         items.append((DIM_ESCALATED, "", True))
+    if r.status >= 400:
+        items.append((DIM_ERROR, error_key(r), False))
     if r.sensitive:
         items.extend((DIM_SENSITIVE, c, False) for c in sorted(set(r.sensitive)))
         reached = {a.tier for a in r.attempts} | ({r.tier} if r.tier else set())
         items.append((DIM_SENSITIVE_REQ, ",".join(sorted(reached)), True))
         items.append((DIM_EGRESS, egress_of(r), False))
     return items
+
+
+def error_key(r: RequestRecord) -> str:
+    """``tier|endpoint|code`` of a failed request: where its last attempt went (empty before routing) and
+    its error code (the HTTP status when it has none)."""
+    last = r.attempts[-1] if r.attempts else None
+    tier = last.tier if last else (r.tier or "")
+    endpoint = last.endpoint if last else (r.endpoint or "")
+    return f"{tier}|{endpoint}|{r.error_code or r.status}"
 
 
 def egress_items(r: RequestRecord) -> list[tuple[str, str, bool]]:

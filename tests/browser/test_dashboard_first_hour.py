@@ -29,7 +29,8 @@ def test_new_gateway_dashboard(browser: Any, tmp_path: Path) -> None:
         assert page.input_value("#range") == "15m"
         assert page.get_attribute("#kpi-errors", "data-value") == str(sent["not_found"])
         n = sent["not_found"]
-        assert page.inner_text("#kpi-errors-by") == f"errors: before routing {n} (HTTP 404 × {n})"
+        assert page.inner_text("#kpi-errors-by") == (f"errors: before routing {n} (HTTP 404 × {n}); "
+                                                     f"before routing model_not_found × {n}")
         assert "(estimate)" in page.inner_text(".kpi:has(#kpi-savings) h2")
         assert page.is_hidden("#savings-formula")
         page.click("#savings-how summary")

@@ -126,8 +126,10 @@
     const unrouted = t.errors - s.tiers.reduce((a, x) => a + x.errors, 0);
     if (unrouted > 0) byTier.push("before routing " + fmtInt(unrouted));
     const byStatus = s.status.filter((x) => x.status >= 400).map((x) => "HTTP " + x.status + " × " + fmtInt(x.count));
-    setText("kpi-errors-by", byTier.length ? "errors: " + byTier.join(" · ") + " (" + byStatus.join(", ") + ")" : "",
-      t.errors);
+    const byWhere = (s.errors || []).slice(0, 4).map((e) =>
+      (e.endpoint ? e.endpoint : "before routing") + " " + e.code + " × " + fmtInt(e.count));
+    setText("kpi-errors-by", byTier.length ? "errors: " + byTier.join(" · ") + " (" + byStatus.join(", ") + ")" +
+      (byWhere.length ? "; " + byWhere.join(" · ") : "") : "", t.errors);
     setText("kpi-local-share", t.served ? fmtPct(localShare) : "–", localShare);
     setText("kpi-local-target", fmtPct(localTarget), localTarget);
     setText("kpi-cost", fmtUsd(s.cost.actual_usd), s.cost.actual_usd);

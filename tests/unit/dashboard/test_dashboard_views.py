@@ -24,6 +24,7 @@ from smallfirst.dashboard.views import (
     percentile,
     time_range,
 )
+from smallfirst.store.rollup import error_key
 from smallfirst.store.sqlite import SQLiteStore
 from tests.helpers.logdata import T0, make_record
 
@@ -77,6 +78,9 @@ def test_overview_agrees_with_the_log(tmp_path: Path) -> None:
     # counted from today's tier config
     assert o["residency"]["left_host"] == 0
     assert o["residency"]["unverified"] == sum(1 for r in sens if r.attempts)
+    failed = Counter(error_key(r) for r in rows if r.status >= 400)
+    assert {f"{e['tier']}|{e['endpoint']}|{e['code']}": e["count"] for e in o["errors"]} == dict(failed)
+    assert [e["count"] for e in o["errors"]] == sorted((e["count"] for e in o["errors"]), reverse=True)
 
 
 def test_empty_log_gives_zeros_not_errors(tmp_path: Path) -> None:
