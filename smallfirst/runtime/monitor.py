@@ -60,11 +60,12 @@ class RuntimeMonitor:
             self._task = asyncio.get_running_loop().create_task(self._run(), name="smallfirst-runtime-monitor")
 
     async def aclose(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        for task in (self._task, self._refreshing):
+            if task is not None and not task.done():
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._task = self._refreshing = None
         if self._session is not None:
             await self._session.close()
             self._session = None

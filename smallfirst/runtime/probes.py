@@ -40,7 +40,7 @@ async def probe(rt: EndpointRuntime, fetch: Fetch, clock: Callable[[], float] = 
     try:
         found = await _PROBES[rt.runtime](rt, fetch)
         reachable = True
-    except (aiohttp.ClientError, TimeoutError, OSError, ValueError) as exc:
+    except Exception as exc:  # a poll never fails the monitor: the state says what went wrong
         reachable, found = False, {"error": f"{type(exc).__name__}: {exc}"[:200] or type(exc).__name__}
     keep = {k: v for k, v in found.items() if v is not None}
     return RuntimeState(rt.runtime, reachable=reachable, last_checked=clock(), **keep)

@@ -15,6 +15,7 @@ from smallfirst.core.types import Capabilities
 
 DISK_GBPS = 1.0  # a conservative read rate for loading weights from disk (NVMe reads 2-7 GB/s, SATA ~0.5)
 EWMA_ALPHA = 0.3  # weight of the newest observation
+UNKNOWN_SIZE_LOAD_MS = 5000.0  # a cold model whose size the runtime does not report (LM Studio), until observed
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,10 +103,13 @@ class EndpointRuntime:
     # ---- read on the request path ------------------------------------------------------------------------
 
     def estimated_load_ms(self) -> float:
-        """Learned from observed cold requests, else the model's size over the slower of disk and memory."""
+        """Learned from observed cold requests, else the model's size over the slower of disk and memory (a
+        flat :data:`UNKNOWN_SIZE_LOAD_MS` when the runtime does not report the size)."""
         if self.load_ms is not None:
             return self.load_ms
-        size = self.state.size_bytes or 0
+        size = self.state.size_bytes
+        if size is None:
+            return UNKNOWN_SIZE_LOAD_MS
         gbps = min(self.disk_gbps, self.memory_gbps) if self.memory_gbps else self.disk_gbps
         return size / (gbps * 1e9) * 1000.0
 

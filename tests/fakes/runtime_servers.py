@@ -3,7 +3,9 @@
 * :class:`FakeLlamaServer` — ggml llama.cpp's ``llama-server`` (``tools/server/README.md``): ``GET /health``
   (200 ``{"status": "ok"}``, 503 ``{"error": {"code": 503, "message": "Loading model", "type":
   "unavailable_error"}}`` while loading), ``GET /props`` (``total_slots``, ``default_generation_settings.n_ctx``,
-  ``modalities``), ``GET /slots`` (one object per slot, ``is_processing``). ``busy`` slots are set by the test.
+  ``modalities``), ``GET /slots`` (one object per slot, ``is_processing``). ``busy`` slots are set by the test
+  (another client's work); while every slot is busy a chat waits ``queue_delay_s`` for one, as a real server's
+  request waits in its queue.
   (llama-cpp-python's ``python -m llama_cpp.server``, which tests/fakes/llama_server.py runs for real, has
   none of these three routes.)
 * :class:`FakeLMStudio` — LM Studio's REST API ``GET /api/v0/models`` (``state: "loaded" | "not-loaded"``,
@@ -26,11 +28,18 @@ from tests.fakes.openai_server import FakeOpenAI
 class FakeLlamaServer(FakeOpenAI):
     default_model = "local-model"
 
-    def __init__(self, *, slots: int = 1, n_ctx: int = 4096, vision: bool = False, **kw: Any) -> None:
+    def __init__(self, *, slots: int = 1, n_ctx: int = 4096, vision: bool = False, queue_delay_s: float = 0.0,
+                 **kw: Any) -> None:
         super().__init__(**kw)
         self.slots, self.n_ctx, self.vision = slots, n_ctx, vision
         self.busy = 0  # slots processing a request
         self.loading = False
+        self.queue_delay_s = queue_delay_s
+
+    async def chat(self, request: web.Request) -> web.StreamResponse:
+        if self.busy >= self.slots:  # no free slot: the request waits for one
+            await asyncio.sleep(self.queue_delay_s)
+        return await super().chat(request)
 
     def routes(self) -> list[web.RouteDef]:
         return [*super().routes(), web.get("/health", self.health), web.get("/props", self.props),

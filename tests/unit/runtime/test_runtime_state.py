@@ -62,6 +62,7 @@ def test_cold_model_waits_for_its_load_then_learns_it() -> None:
     assert r.service_ms == pytest.approx(130.0)  # EWMA, alpha 0.3
     r.update(RuntimeState("ollama", reachable=True, loaded=False, last_checked=2.0))
     assert r.estimated_load_ms() == 1500.0  # learned wins over the size estimate
+    assert rt(loaded=False).expected_wait_ms() == 5000.0  # size not reported (LM Studio): a flat guess
 
 
 def test_queue_and_busy_slots_add_service_times() -> None:
