@@ -3,7 +3,7 @@
 * ``local``        one tier ``local``: the real embedded SmolLM2-135M (backend "embedded").
 * ``local+upper``  the same local tier plus a tier ``upper``: a protocol-faithful fake OpenAI server
                    (tests/fakes/openai_server.py) behind the ``openai`` preset (tools, images, JSON
-                   schema, embeddings declared, as OpenAI's API has them).
+                   schema, n > 1, as OpenAI's API has them; embeddings stay on the built-in local model).
 
 Every test that takes ``target`` runs once per config. A test learns which tier answered from the
 ``x-smallfirst-tier`` header where its library shows headers, else from the requests the upper fake
