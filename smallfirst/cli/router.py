@@ -10,6 +10,7 @@ from typing import Annotated, Any
 import typer
 
 from smallfirst.cli.app import new_app
+from smallfirst.cli.errors import UsageError
 from smallfirst.core.errors import BadRequestError
 from smallfirst.core.progress import Steps
 
@@ -82,7 +83,9 @@ def _label(spec: str) -> str:
 
 @app.command()
 def train(
-    outcomes: OutcomesArg,
+    outcomes: Annotated[str | None, typer.Argument(
+        help="outcomes JSONL (the format `smallfirst eval` writes), or routellm:<mmlu|gsm8k|mt-bench|all>; "
+             "leave out with --from-log")] = None,
     out: Annotated[Path, typer.Option("--out", "-o", help="artifact path (.npz)")] = Path("router.npz"),
     tiers: TiersOpt = None,
     kind: Annotated[str, typer.Option(help="logistic, ridge, ensemble (both, summed) or auto (= ensemble)")] = "auto",
@@ -91,8 +94,19 @@ def train(
     folds: Annotated[int, typer.Option(help="folds for the out-of-fold calibration scores")] = 5,
     no_meta: Annotated[bool, typer.Option("--no-meta", help="text n-grams only (no task/signal tokens)")] = False,
     data_dir: DataDirOpt = None,
+    from_log: Annotated[bool, typer.Option("--from-log", help="train on the request log: escalations after a "
+                        "failed check and POST /v1/feedback (rows with prompt text only)")] = False,
+    log: Annotated[Path | None, typer.Option(help="--from-log: SQLite request log (default: log.path / log.url "
+                   "from config)")] = None,
+    since: Annotated[str | None, typer.Option(help="--from-log: start, e.g. 7d, 24h, ISO 8601 (default 30d)")
+                     ] = None,
+    min_prompts: Annotated[int, typer.Option(help="--from-log: fewest prompts with outcomes for every tier")
+                           ] = 20,
+    config: Annotated[Path | None, typer.Option("--config", "-c", help="--from-log: smallfirst.toml (tier order, "
+                      "the log)")] = None,
 ) -> None:
-    """Train a learned router on outcomes → a versioned artifact (npz, no pickled code)."""
+    """Train a learned router on outcomes (a file, or the request log with --from-log) → a versioned artifact
+    (npz, no pickled code)."""
     from rich.console import Console
 
     from smallfirst.routing import metrics as M
@@ -102,8 +116,23 @@ def train(
 
     if folds < 2:
         raise BadRequestError("--folds must be at least 2", hint="5 is a good default")
-    table = load_table(outcomes, tiers, None, data_dir)
-    need_two_tiers(table, outcomes, "train")
+    if from_log and outcomes is not None:
+        raise UsageError("give an OUTCOMES file or --from-log, not both",
+                         hint="see 'smallfirst router train --help'")
+    if not from_log and outcomes is None:
+        raise UsageError("Missing argument 'OUTCOMES' (an outcomes file), or --from-log to train on the request log",
+                         hint="e.g. smallfirst router train examples/outcomes.jsonl; see 'smallfirst router "
+                              "train --help'")
+    if from_log:
+        from smallfirst.cli.router_from_log import table_from_log
+
+        table, where = table_from_log(config, log, since, _split(tiers), min_prompts)
+        source = f"request log ({log or 'config'}, since {since or '30d'})"
+        typer.echo(where)
+    else:
+        assert outcomes is not None
+        table, source = load_table(outcomes, tiers, None, data_dir), outcomes
+        need_two_tiers(table, outcomes, "train")
     spec = TrainSpec(kind=kind, c=c, use_meta=not no_meta, folds=folds)
     spec.resolved_kind(table.scores)  # validate early
     feat = HashedFeaturizer(bits=spec.bits, use_meta=spec.use_meta)
@@ -112,7 +141,7 @@ def train(
         fm = featurize(table.prompts, table.tasks, feat, progress=lambda k: prog.advance(t1, k))
         t2 = prog.add("fitting", min(folds, len(set(table.groups.tolist()))) + 1)
         model = fit(table, spec, fm=fm, featurizer=feat, progress=lambda k: prog.advance(t2, k))
-    model = dataclasses.replace(model, meta={**model.meta, "source": outcomes})
+    model = dataclasses.replace(model, meta={**model.meta, "source": source})
     path = model.save(out)
     con = Console()
     con.print(f"trained [bold]{model.meta['kind']}[/] router (C={model.meta['c']}) on {len(table)} prompts "
