@@ -175,7 +175,7 @@ class OllamaBackend(Backend):
         if options:
             out["options"] = options
         if self.cfg.keep_alive is not None:  # how long the model stays loaded after this request
-            out["keep_alive"] = self.cfg.keep_alive
+            out["keep_alive"] = keep_alive_value(self.cfg.keep_alive)
         fmt = request.response_format or body.get("response_format")
         if isinstance(fmt, Mapping):
             if fmt.get("type") == "json_schema":
@@ -266,6 +266,14 @@ class OllamaBackend(Backend):
 
     async def aclose(self) -> None:
         await self._http.aclose()
+
+
+def keep_alive_value(v: str | int) -> str | int:
+    """Ollama's ``keep_alive`` as it parses it: a number is seconds (negative: forever), a string is a Go duration
+    ("10m", "1h30m", "0"), so a plain number written as a string ("-1", "300") is sent as a number."""
+    if isinstance(v, str) and v.strip().lstrip("-").isdigit():
+        return int(v.strip())
+    return v
 
 
 def _show_facts(show: Mapping[str, Any]) -> dict[str, Any]:

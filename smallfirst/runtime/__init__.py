@@ -20,7 +20,7 @@ _KIND = {"ollama_native": "ollama", "ollama": "ollama", "llamacpp": "llamacpp", 
          "vllm": "vllm"}
 _DEFAULT_URL = {"ollama": "http://127.0.0.1:11434", "llamacpp": "http://127.0.0.1:8080",
                 "lmstudio": "http://127.0.0.1:1234", "vllm": "http://127.0.0.1:8000"}
-KEEP_ALIVE_KEEP = "-1"  # Ollama: keep the model loaded until the server stops or needs the memory
+KEEP_ALIVE_KEEP = -1  # Ollama: keep the model loaded until the server stops (a number: "-1" is not a duration)
 
 
 def runtime_kind(cfg: EndpointConfig) -> str | None:

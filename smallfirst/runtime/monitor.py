@@ -18,6 +18,7 @@ from typing import Any
 
 import aiohttp
 
+from smallfirst.backends.ollama import keep_alive_value
 from smallfirst.core.types import RequestRecord
 from smallfirst.runtime.probes import Fetch, probe
 from smallfirst.runtime.state import EndpointRuntime
@@ -122,7 +123,7 @@ class RuntimeMonitor:
         if rt.runtime == "ollama":
             body: dict[str, Any] = {"model": rt.model}
             if rt.keep_alive is not None:
-                body["keep_alive"] = rt.keep_alive
+                body["keep_alive"] = keep_alive_value(rt.keep_alive)
             await fetch.json(f"{rt.base_url}/api/generate", body)
         elif rt.runtime == "lmstudio":
             await fetch.json(f"{rt.base_url}/v1/chat/completions",

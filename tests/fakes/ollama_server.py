@@ -56,6 +56,14 @@ class FakeOllama(FakeServer):
         if body.get("keep_alive") in (0, "0", "0s", "0m"):
             self.loaded = []
 
+    @staticmethod
+    def _bad_keep_alive(body: dict[str, Any]) -> web.Response | None:
+        """Ollama parses a string keep_alive with Go's time.ParseDuration: "-1" or "300" (no unit) is a 400."""
+        v = body.get("keep_alive")
+        if isinstance(v, str) and v.strip().lstrip("-").replace(".", "", 1).isdigit() and v.strip() != "0":
+            return web.json_response({"error": f'time: missing unit in duration "{v}"'}, status=400)
+        return None
+
     def routes(self) -> list[web.RouteDef]:
         return [web.get("/api/version", self.version), web.get("/api/tags", self.tags),
                 web.get("/api/ps", self.ps), web.post("/api/show", self.show), web.post("/api/chat", self.chat),
@@ -104,6 +112,8 @@ class FakeOllama(FakeServer):
         if body.get("prompt"):
             return web.json_response({"error": "this fake serves /api/generate's preload only (no prompt)"},
                                      status=501)
+        if (bad := self._bad_keep_alive(body)) is not None:
+            return bad
         await self._load(body)
         self._after(body)
         return web.json_response({"model": name, "created_at": _now(), "response": "", "done": True,
@@ -117,6 +127,8 @@ class FakeOllama(FakeServer):
         name = str(body.get("model", ""))
         if not self._known(name):
             return web.json_response({"error": f'model "{name}" not found, try pulling it first'}, status=404)
+        if (bad := self._bad_keep_alive(body)) is not None:
+            return bad
         if not body["messages"]:  # the documented preload
             await self._load(body)
             self._after(body)

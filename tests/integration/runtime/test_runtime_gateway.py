@@ -94,4 +94,4 @@ def test_runtime_capabilities_route_an_image_locally(gateway: GatewayFactory,  #
     assert health["backends"][0]["runtime"]["loaded"] is True  # warm = "keep" pre-loaded it at start-up
     assert r.headers["x-smallfirst-tier"] == "local"
     (sent,) = [q.body for q in ol.requests if q.path == "/api/chat"]
-    assert sent["keep_alive"] == "-1" and sent["messages"][0]["images"]
+    assert sent["keep_alive"] == -1 and sent["messages"][0]["images"]

@@ -52,10 +52,14 @@ async def test_keep_prewarms_with_keep_alive(ollama: FakeOllama) -> None:
     m = monitor({"backend": "ollama_native", "model": "llama3.2", "base_url": ollama.url})
     await m.prewarm()
     (load,) = [r.body for r in ollama.requests if r.path == "/api/generate"]
-    assert load == {"model": "llama3.2", "keep_alive": "-1"} and ollama.loaded
+    assert load == {"model": "llama3.2", "keep_alive": -1} and ollama.loaded  # a number: "-1" is refused
     m2 = monitor({"backend": "ollama_native", "model": "llama3.2", "base_url": ollama.url, "keep_alive": "10m"})
     await m2.prewarm()
     assert ollama.requests[-1].body == {"model": "llama3.2", "keep_alive": "10m"}
+    m3 = monitor({"backend": "ollama_native", "model": "llama3.2", "base_url": ollama.url, "keep_alive": "300"})
+    await m3.prewarm()
+    assert ollama.requests[-1].body == {"model": "llama3.2", "keep_alive": 300}  # seconds, as Ollama reads it
+    await m3.aclose()
     await m.aclose()
     await m2.aclose()
 
