@@ -4,7 +4,8 @@ The budget is the ``x-smallfirst-max-latency-ms`` header, else the caller's key'
 ``[routing] key_max_latency_ms``, else ``[routing] max_latency_ms``. A local tier
 meets it when one of its endpoints is expected to: the wait the runtime monitor predicts (a cold model's
 load, the requests queued ahead, :mod:`smallfirst.runtime`) plus the endpoint's learned service time.
-Endpoints the monitor does not watch (in-process models, unknown servers) are taken to meet it.
+Endpoints the monitor does not watch (in-process models, unknown servers) are taken to meet it. Only
+``smallfirst/auto`` requests are steered: a pinned tier or model is served where it was pinned.
 
 A sensitive request (``Signals.sensitive_classes``) does not leave for a faster tier: it waits locally
 (``[routing] over_budget_sensitive = "wait"``, the reason in ``x-smallfirst-reason``) or fails closed with a
@@ -20,7 +21,7 @@ from collections.abc import Callable, Mapping, Sequence
 from smallfirst.core.errors import BadRequestError, PolicyBlockedError
 from smallfirst.core.protocols import Policy
 from smallfirst.core.tiers import Tier
-from smallfirst.core.types import ChatRequest, PolicyResult, Signals
+from smallfirst.core.types import AUTO_MODEL, ChatRequest, PolicyResult, Signals
 
 HEADER = "x-smallfirst-max-latency-ms"
 
@@ -78,7 +79,7 @@ class LatencyBudgetPolicy(Policy):
 
     def check(self, request: ChatRequest, signals: Signals, tiers: Sequence[str]) -> PolicyResult:
         budget = self.budget(request)
-        if budget is None:
+        if budget is None or request.model != AUTO_MODEL:  # a pinned tier or model is served where it was pinned
             return PolicyResult(allowed=tuple(tiers))
         slow = {t: self._best(t) for t in tiers if t in self._local}
         slow = {t: ms for t, ms in slow.items() if ms > budget}

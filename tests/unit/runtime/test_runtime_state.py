@@ -121,6 +121,10 @@ def test_budget_skips_a_slow_local_tier() -> None:
     assert p.check(request(), Signals(), ["local", "cloud"]).allowed == ("local", "cloud")  # no budget
     assert policy({"a": 5000.0}, default_ms=100).check(request(), Signals(), ["local", "cloud"]).allowed == ("cloud",)
     assert policy({}).check(request(**{HEADER: "1"}), Signals(), ["local", "cloud"]).allowed == ("local", "cloud")
+    from dataclasses import replace
+
+    pinned = replace(request(**{HEADER: "1000"}), model="smallfirst/local")
+    assert p.check(pinned, Signals(), ["local", "cloud"]).allowed == ("local", "cloud")  # the pin wins
 
 
 def test_sensitive_request_waits_or_fails_closed() -> None:
