@@ -45,7 +45,8 @@ def table_from_log(config: Path | None, log: Path | None, since: str | None, nam
     got = outcomes_from_log(records, feedback)
     seen = got.tiers()
     where = (f"{len(records)} requests in the log since {since or DEFAULT_SINCE} gave {len(got.rows)} outcomes "
-             f"({got.from_verdicts} escalations after a failed check, {got.from_feedback} with feedback; "
+             f"({got.from_verdicts} escalations after a failed check, {got.from_feedback} with feedback, "
+             f"{got.from_shadow} shadow runs; "
              f"skipped: {got.why_skipped()})")
     hint = ("outcomes come from escalations after a failed check and from POST /v1/feedback, only for rows "
             "with prompt text: set log.store_prompts = true, serve traffic, or widen --since")

@@ -224,6 +224,9 @@ class RoutingConfig(Strict):
     over_budget_sensitive: Literal["wait", "fail"] = Field(default="wait", description="a sensitive request no "
                                                            "local endpoint can serve in its budget: wait locally, "
                                                            "or fail (503)")
+    shadow_share: float = Field(default=0.0, ge=0, le=1, description="share of the requests the lowest tier "
+                                "served also sent, after the answer, to the next tier (never sensitive ones), "
+                                "logged for router train --from-log (smallfirst.policy.shadow; its cost is real)")
     load_gbps: float = Field(default=1.0, gt=0, description="disk read rate assumed for a cold model's load "
                              "(until observed loads are learned)")
     options: dict[str, Any] = Field(default_factory=dict, description="a plugin router's own settings "

@@ -89,6 +89,12 @@ def build_pipeline(settings: Settings) -> Pipeline:
     if settings.routing.sticky:
         policies.append(StickyPolicy([t.name for t in tiers], ttl_s=settings.routing.sticky_ttl_s))
     policies.extend(plugin_policies(settings))
+    store = build_store(settings)
+    if settings.routing.shadow_share > 0 and len(tiers) > 1:  # last: it sees the tiers every other policy allowed
+        from smallfirst.policy.shadow import ShadowPolicy
+
+        policies.append(ShadowPolicy(tiers, store, share=settings.routing.shadow_share, boundary=residency.boundary,
+                                     store_prompts=settings.log.store_prompts))
     access = open_access(settings, tiers)
     router = build_router(settings)
     observers: list[Observer] = [access.observe]
@@ -96,6 +102,6 @@ def build_pipeline(settings: Settings) -> Pipeline:
         observers.append(monitor.observe)  # load and service times learned from what was served
     if isinstance(router, GovernedRouter):
         observers.append(router.observe)  # the mix governor counts the tier that served
-    return Pipeline(settings, tuple(tiers), tuple(policies), router, build_store(settings),
+    return Pipeline(settings, tuple(tiers), tuple(policies), router, store,
                     residency.signals, access, build_checker(settings, tiers), residency.boundary,
                     tuple(observers), build_cache(settings), monitor)

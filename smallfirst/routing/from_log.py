@@ -9,6 +9,9 @@ What production traffic says about the tiers, without anyone labelling it:
   answer that failed its check too (no higher tier could answer) scores 0.
 - **feedback alone** (``POST /v1/feedback``): the tier that served scores the feedback (a score, or
   good 1 / bad 0; a correction alone counts as bad).
+- **a shadow run** (``[routing] shadow_share``, smallfirst/policy/shadow.py): the next tier's answer to a
+  prompt the lowest tier served scores 1; the lowest tier's scores 1 too when both answers are the same
+  text (``shadow_agree``), else nothing here — feedback on the served row (same prompt) completes the pair.
 
 Only rows whose prompt text was kept (``log.store_prompts``) can train a router — its features are the
 text — and never a sensitive row (the log keeps no text for those anyway). Rows that failed, rows whose
@@ -38,6 +41,7 @@ VERDICTS = frozenset({
     "verifier_rejected",
 })
 ASKS = frozenset({"verify", "sample"})  # extra answers a check asked for: not the tier's answer
+SHADOW = frozenset({"shadow_agree", "shadow_differ"})  # smallfirst/policy/shadow.py
 DATASET = "request-log"
 
 
@@ -50,6 +54,7 @@ class FromLog:
     used: int = 0  # log rows that gave outcomes
     from_verdicts: int = 0  # of which: an escalation after a failed check
     from_feedback: int = 0  # of which: with feedback
+    from_shadow: int = 0  # of which: shadow runs
 
     def tiers(self) -> list[str]:
         return sorted({r.tier for r in self.rows})
@@ -65,6 +70,12 @@ def prompt_id(text: str) -> str:
 def _tier_scores(r: RequestRecord, fb: Feedback | None) -> dict[str, float]:
     """Tier → score for one served row; lower tiers rejected by a verdict score 0."""
     out: dict[str, float] = {}
+    shadow = [a for a in r.attempts if a.outcome in SHADOW]
+    if shadow:  # a shadow run: the next tier's answer scores 1; the served one 1 too when they agree
+        out[shadow[-1].tier] = 1.0
+        if shadow[-1].outcome == "shadow_agree":
+            out.update({a.tier: 1.0 for a in r.attempts if a.outcome == "shadowed"})
+        return out
     for a in r.attempts:
         if a.outcome in VERDICTS and a.tier != r.tier:
             out[a.tier] = 0.0
@@ -107,4 +118,5 @@ def outcomes_from_log(records: Iterable[RequestRecord], feedback: Iterable[Feedb
         res.used += 1
         res.from_verdicts += len(scores) > 1
         res.from_feedback += fb is not None
+        res.from_shadow += any(a.outcome in SHADOW for a in r.attempts)
     return res

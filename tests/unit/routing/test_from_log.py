@@ -72,3 +72,13 @@ def test_the_same_prompt_seen_twice_shares_its_prompt_id() -> None:
     got = outcomes_from_log([row("a", [("local", "regex_mismatch"), ("frontier", "ok")], **same),
                              row("b", [("local", "ok")], **same)], [fb("b", score=1.0)])
     assert len({r.prompt_id for r in got.rows}) == 1 and got.tiers() == ["frontier", "local"]
+
+
+def test_shadow_rows_score_the_next_tier_and_the_served_one_when_they_agree() -> None:
+    agree = row("s1", [("local", "shadowed"), ("frontier", "shadow_agree")], requested_model="smallfirst/shadow")
+    differ = row("s2", [("local", "shadowed"), ("frontier", "shadow_differ")], requested_model="smallfirst/shadow",
+                 prompt_text="prompt of b")
+    served = row("b", [("local", "ok")])
+    got = outcomes_from_log([served, agree, differ], [fb("b", score=0.5)])
+    assert pairs(got) == [("b", "local", 0.5), ("s1", "frontier", 1.0), ("s1", "local", 1.0), ("b", "frontier", 1.0)]
+    assert got.from_shadow == 2 and len({r.prompt_id for r in got.rows if r.prompt == "prompt of b"}) == 1
