@@ -24,10 +24,10 @@ def config(upper_model: str, share: float = 1.0) -> dict[str, Any]:
                                                           "price_output_per_mtok": 30.0}]}]}
 
 
-def ask(url: str, text: str, key: str = "x") -> Any:
+def ask(url: str, text: str, key: str = "x", model: str = "smallfirst/auto") -> Any:
     with openai.OpenAI(base_url=url + "/v1", api_key=key, max_retries=0) as client:
         return client.chat.completions.with_raw_response.create(
-            model="smallfirst/auto", messages=[{"role": "user", "content": text}])
+            model=model, messages=[{"role": "user", "content": text}])
 
 
 def rows_when(app: Gateway, n: int) -> list[Any]:
@@ -66,17 +66,18 @@ def test_agreeing_answers_score_both_tiers(gateway: GatewayFactory) -> None:
     assert len({r.prompt_id for r in got.rows}) == 1
 
 
-def test_never_for_sensitive_requests_nor_tiers_a_key_may_not_use(gateway: GatewayFactory, tmp_path: Path) -> None:
+def test_never_sensitive_pinned_or_to_a_tier_the_key_may_not_use(gateway: GatewayFactory, tmp_path: Path) -> None:
     with gateway(config("echo")) as (url, app):
         raw = ask(url, "my email is alice@example.com, is that a good address?")
+        ask(url, "say hello", model="smallfirst/local")  # pinned: the client chose the tier
         keys = KeyStore(str(tmp_path / "log.db"))
         local_only, _ = keys.create("local-only", Limits(tiers=("local",)))
         keys.close()
         ask(url, "say hello", local_only)
         time.sleep(0.5)  # room for a shadow run that must not happen
-        rows = rows_when(app, 3)
+        rows = rows_when(app, 4)
     assert raw.headers["x-smallfirst-tier"] == "local"
-    assert len(rows) == 2 and all(r.requested_model != "smallfirst/shadow" for r in rows)
+    assert len(rows) == 3 and all(r.requested_model != "smallfirst/shadow" for r in rows)
 
 
 def test_off_by_default(gateway: GatewayFactory) -> None:
@@ -85,3 +86,13 @@ def test_off_by_default(gateway: GatewayFactory) -> None:
         time.sleep(0.3)
         rows = rows_when(app, 1)
     assert len(rows) == 1 and not any(type(p).__name__ == "ShadowPolicy" for p in app.pipeline.policies)
+
+
+def test_a_streamed_local_answer_is_shadowed_too(gateway: GatewayFactory) -> None:
+    with gateway(config("echo")) as (url, app), openai.OpenAI(base_url=url + "/v1", api_key="x", max_retries=0) as c:
+        chunks = list(c.chat.completions.create(model="smallfirst/auto", stream=True,
+                                                messages=[{"role": "user", "content": "say hello"}]))
+        rows = rows_when(app, 2)
+    assert chunks and rows[0].stream and rows[0].tier == "local"
+    assert rows[1].requested_model == "smallfirst/shadow" and not rows[1].stream
+    assert rows[1].attempts[1].outcome == "shadow_agree"  # the same echo, streamed or not
