@@ -59,4 +59,4 @@ class EmbeddingsHandler:
             await send_openai_error(send, stop, ctx.request_id, [(b"connection", b"close")])
             return
         engine.record(ctx, status=200, decision=decision, usage=Usage(out.prompt_tokens, 0))
-        await send_json(send, 200, payload, decision_headers(decision, ctx.request_id))
+        await send_json(send, 200, payload, decision_headers(decision, ctx.request_id, feedback=False))

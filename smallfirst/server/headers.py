@@ -13,11 +13,13 @@ def _ascii(s: str) -> bytes:
     return s.replace("→", "->").encode("ascii", "replace")
 
 
-def decision_headers(d: Decision | None, request_id: str, *, with_cost: bool = True) -> list[tuple[bytes, bytes]]:
+def decision_headers(d: Decision | None, request_id: str, *, with_cost: bool = True, feedback: bool = True
+                     ) -> list[tuple[bytes, bytes]]:
     """``x-request-id``, ``x-smallfirst-feedback`` (where to POST a verdict on this answer) and the
     ``x-smallfirst-*`` decision headers (tier, model, reason, escalations, cost)."""
-    h = [(b"x-request-id", request_id.encode()),
-         (b"x-smallfirst-feedback", f"/v1/feedback?request_id={request_id}".encode())]  # POST a verdict there
+    h = [(b"x-request-id", request_id.encode())]
+    if feedback:  # an answer's link: POST a verdict there (not on embeddings)
+        h.append((b"x-smallfirst-feedback", f"/v1/feedback?request_id={request_id}".encode()))
     if d is not None:
         h += [(b"x-smallfirst-tier", _ascii(d.tier)), (b"x-smallfirst-model", _ascii(d.model)),
               (b"x-smallfirst-reason", _ascii(d.reason)),

@@ -79,6 +79,7 @@ def test_builtin_minilm_gives_real_sentence_vectors(gateway: GatewayFactory) -> 
     assert resp.usage.prompt_tokens == resp.usage.total_tokens and resp.usage.prompt_tokens >= 20
     assert raw.headers["x-smallfirst-tier"] == "local" and raw.headers["x-smallfirst-model"] == "all-minilm-l6-v2"
     assert "built-in" in raw.headers["x-smallfirst-reason"] and raw.headers["x-smallfirst-cost-usd"] == "0.00000000"
+    assert "x-smallfirst-feedback" not in raw.headers  # a vector is not an answer to judge
     (row,) = rows
     assert (row.status, row.tier, row.endpoint) == (200, "local", "builtin:all-minilm-l6-v2")
     assert row.task_type == "embeddings"
