@@ -5,6 +5,8 @@ little traffic is one line and exit 1, saying what was found and why rows were s
 from __future__ import annotations
 
 import json
+import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +22,9 @@ from tests.integration.cli.conftest import Run
 CONTRACT = {"smallfirst_contract": json.dumps({"regex": "ok.*", "constrain": False})}  # the local echo fails it
 
 
-def config(db: Path, store_prompts: bool = True) -> dict[str, Any]:
-    return {"residency": {"enabled": False}, "log": {"path": str(db), "flush_interval_s": 0.01,
+def config(db: Path, store_prompts: bool = True, shadow: float = 0.0) -> dict[str, Any]:
+    return {"residency": {"enabled": False}, "routing": {"shadow_share": shadow},
+            "log": {"path": str(db), "flush_interval_s": 0.01,
                                                      "store_prompts": store_prompts},
             "tiers": [{"name": "local", "endpoints": [{"backend": "fake", "model": "echo"}]},
                       {"name": "frontier", "endpoints": [{"backend": "fake", "model": "echo?reply=ok%20fine",
@@ -82,3 +85,30 @@ def test_no_prompt_text_means_no_tiers(cli: Run, tmp_path: Path) -> None:
     assert "3 no prompt text (log.store_prompts off)" in first
     both = cli("router", "train", "x.jsonl", "--from-log")
     assert both.returncode == 2 and "not both" in both.stderr
+
+
+def test_shadow_runs_and_feedback_on_local_answers_train_too(cli: Run, tmp_path: Path) -> None:
+    """Prompts the local tier answered (no contract): the shadow run gives the frontier's outcome, the
+    client's feedback on the local answer the local one."""
+    db = tmp_path / "log.db"
+    with running(create_app(parse(config(db, shadow=1.0)))) as url, \
+            openai.OpenAI(base_url=url + "/v1", api_key="x", max_retries=0) as client:
+        for i in range(24):
+            good = i % 2 == 0
+            text = f"translate 'cat' to French, take {i}" if good else f"derive the Navier-Stokes equations, take {i}"
+            raw = client.chat.completions.with_raw_response.create(
+                model="smallfirst/auto", messages=[{"role": "user", "content": text}])
+            assert raw.headers["x-smallfirst-tier"] == "local"
+            r = httpx.post(url + raw.headers["x-smallfirst-feedback"], json={"label": "good" if good else "bad"},
+                           timeout=10)
+            assert r.status_code == 200, r.text
+        app_rows = 0
+        deadline = time.monotonic() + 20
+        while app_rows < 48 and time.monotonic() < deadline:  # the shadow rows are written after each answer
+            with sqlite3.connect(db) as conn:
+                app_rows = conn.execute("SELECT COUNT(*) FROM requests").fetchone()[0]
+            time.sleep(0.05)
+    r = cli("router", "train", "--from-log", "--log", str(db), "--out", str(tmp_path / "r.npz"), "--folds", "3")
+    assert r.returncode == 0, r.stderr
+    assert "48 requests in the log" in r.stdout and "24 with feedback, 24 shadow runs" in r.stdout
+    assert "on 24 prompts (tiers local, frontier" in r.stdout
