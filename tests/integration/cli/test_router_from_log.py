@@ -99,9 +99,9 @@ def test_shadow_runs_and_feedback_on_local_answers_train_too(cli: Run, tmp_path:
             raw = client.chat.completions.with_raw_response.create(
                 model="smallfirst/auto", messages=[{"role": "user", "content": text}])
             assert raw.headers["x-smallfirst-tier"] == "local"
-            r = httpx.post(url + raw.headers["x-smallfirst-feedback"], json={"label": "good" if good else "bad"},
-                           timeout=10)
-            assert r.status_code == 200, r.text
+            fb = httpx.post(url + raw.headers["x-smallfirst-feedback"], json={"label": "good" if good else "bad"},
+                            timeout=10)
+            assert fb.status_code == 200, fb.text
         app_rows = 0
         deadline = time.monotonic() + 20
         while app_rows < 48 and time.monotonic() < deadline:  # the shadow rows are written after each answer
