@@ -12,6 +12,7 @@ received (``target.upper_calls()``): the fake records a request before it answer
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -82,6 +83,24 @@ def compat_upper(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
         app = create_app(parse(_config([LOCAL_TIER, upper], tmp_path_factory.mktemp("compat-upper") / "log.db")))
         with running(app) as url:
             yield Target("local+upper", url, app, fake)
+
+
+@pytest.fixture(autouse=True)
+def own_event_loop() -> Iterator[None]:
+    """Client libraries' sync calls take ``asyncio.get_event_loop()``, which makes a loop (and never closes
+    it) when the thread has none (LlamaIndex, litellm): each test gets one, closed afterwards with any loop
+    a library set in its place, so no unclosed loop is left for a later test's garbage collection."""
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    yield
+    try:
+        current = asyncio.get_event_loop_policy().get_event_loop()
+    except RuntimeError:  # a library set none
+        current = loop
+    asyncio.set_event_loop(None)
+    for lp in {loop, current}:
+        if not lp.is_running() and not lp.is_closed():
+            lp.close()
 
 
 @pytest.fixture(params=CONFIGS)
