@@ -306,11 +306,24 @@
       const dot = el("td");
       dot.append(el("span", { className: "dot " + (b.ok ? "ok" : "bad"), title: b.ok ? "ok" : "down" }));
       const detail = Object.entries(b).filter(([k]) => !["ok", "tier", "endpoint", "model", "location",
-        "local"].includes(k)).map(([k, v]) => k + "=" + (typeof v === "object" ? JSON.stringify(v) : v)).join(" ");
-      tr.append(dot, el("td", {}, b.tier), el("td", {}, b.endpoint), el("td", {}, b.location), el("td", {}, detail));
+        "local", "runtime"].includes(k)).map(([k, v]) => k + "=" + (typeof v === "object" ? JSON.stringify(v) : v))
+        .join(" ");
+      tr.append(dot, el("td", {}, b.tier), el("td", {}, b.endpoint), el("td", {}, b.location),
+        el("td", { className: "runtime" }, runtimeText(b.runtime)), el("td", {}, detail));
       return tr;
     });
     $("backends").tBodies[0].replaceChildren(...rows);
+  }
+
+  // What the local runtime reported at its last poll (smallfirst.runtime): loaded or cold, busy slots, queue.
+  function runtimeText(r) {
+    if (!r) return "–";
+    if (!r.reachable) return "not answering";
+    const parts = [r.loading ? "loading" : r.loaded === true ? "loaded" : r.loaded === false ? "cold" : "state unknown"];
+    if (r.busy != null) parts.push(r.slots != null ? r.busy + "/" + r.slots + " busy" : r.busy + " running");
+    if (r.queued) parts.push(r.queued + " queued");
+    if (r.expires_at) parts.push("until " + r.expires_at.replace("T", " ").slice(0, 16));
+    return parts.join(" · ");
   }
 
   function residency(s) {
