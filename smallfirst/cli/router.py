@@ -70,7 +70,12 @@ def load_table(spec: str, tiers: str | None = None, tier_costs: str | None = Non
             raise BadRequestError("RouteLLM data has two tiers", hint="pass --tiers weak_name,strong_name")
         rows = load_routellm(benches, data_dir=data_dir, tiers=pair)
         return OutcomeTable.from_rows(rows, tiers=pair, tier_costs=_tier_costs(tier_costs))
-    return OutcomeTable.from_rows(read_outcomes(spec), tiers=names, tier_costs=_tier_costs(tier_costs))
+    skipped: list[int] = []
+    rows = read_outcomes(spec, skipped)
+    if skipped:
+        typer.echo(f"skipped {len(skipped)} row(s) with a null score (not graded), e.g. line {skipped[0]}",
+                   err=True)
+    return OutcomeTable.from_rows(rows, tiers=names, tier_costs=_tier_costs(tier_costs))
 
 
 def _progress() -> Steps:

@@ -8,7 +8,7 @@ field                 required    meaning
 ``prompt_id``         yes         stable id of the prompt (rows of one prompt share it)
 ``prompt``            yes         the text the router sees (user messages joined by newlines)
 ``tier``              yes         tier that answered (``local``, ``mid``, ``frontier`` …)
-``score``             yes         quality of the answer, a number in [0, 1]
+``score``             yes         quality of the answer, a number in [0, 1] (``null``: not graded — the row is skipped and counted)
 ``model``             no          concrete model id
 ``cost_usd``          no          API cost of this answer (0 for local)
 ``prompt_tokens``     no          tokens in / out, when known
@@ -116,8 +116,14 @@ def parse_row(obj: Any, source: str = "outcomes", line: int = 1) -> Outcome:
     return Outcome(prompt_id=obj["prompt_id"], prompt=obj["prompt"], tier=obj["tier"], score=float(score), **kw)
 
 
-def read_outcomes(path: str | Path) -> list[Outcome]:
-    """Read and validate an outcomes JSONL file."""
+def null_score(obj: Any) -> bool:
+    """A row whose ``score`` is present but null: the answer was not graded (skipped, and counted)."""
+    return isinstance(obj, dict) and "score" in obj and obj["score"] is None
+
+
+def read_outcomes(path: str | Path, skipped: list[int] | None = None) -> list[Outcome]:
+    """Read and validate an outcomes JSONL file. A row with ``"score": null`` (not graded) is skipped; its
+    line number is appended to ``skipped`` when given, so the caller can say how many."""
     p = Path(path)
     if not p.is_file():
         raise BadRequestError(f"outcomes file {str(p)!r} not found",
@@ -131,6 +137,10 @@ def read_outcomes(path: str | Path) -> list[Outcome]:
                 obj = json.loads(raw)
             except json.JSONDecodeError as err:
                 raise _fail(str(p), n, f"not valid JSON ({err.msg} at column {err.colno})") from None
+            if null_score(obj):
+                if skipped is not None:
+                    skipped.append(n)
+                continue
             rows.append(parse_row(obj, str(p), n))
     if not rows:
         raise BadRequestError(f"outcomes file {str(p)!r} has no rows", hint="it must hold at least one JSON line")
