@@ -8,7 +8,7 @@ field                 required    meaning
 ``prompt_id``         yes         stable id of the prompt (rows of one prompt share it)
 ``prompt``            yes         the text the router sees (user messages joined by newlines)
 ``tier``              yes         tier that answered (``local``, ``mid``, ``frontier`` …)
-``score``             yes         quality of the answer, a number in [0, 1] (``null``: not graded — the row is skipped and counted)
+``score``             yes         quality of the answer, a number in [0, 1] (``null``: not graded, skipped, counted)
 ``model``             no          concrete model id
 ``cost_usd``          no          API cost of this answer (0 for local)
 ``prompt_tokens``     no          tokens in / out, when known
