@@ -27,6 +27,7 @@ from typing import Any
 import orjson
 
 from smallfirst.core.errors import BadRequestError
+from smallfirst.wire.fields import bad, obj, string
 
 SUPPORTED = frozenset({"model", "messages", "max_tokens", "system", "stop_sequences", "temperature", "top_p",
                        "tools", "tool_choice", "metadata", "stream", "output_config", "cache_control"})
@@ -36,29 +37,12 @@ CACHE_TTLS = ("5m", "1h")
 TOOL_CHOICES = ("auto", "any", "tool", "none")
 
 
-def _bad(msg: str, param: str, hint: str = "") -> BadRequestError:
-    return BadRequestError(f"{param}: {msg}", param=param, hint=hint)
-
-
-def _obj(v: Any, where: str) -> dict[str, Any]:
-    if not isinstance(v, dict):
-        raise _bad("must be an object", where)
-    return v
-
-
-def _str(b: dict[str, Any], key: str, where: str) -> str:
-    v = b.get(key)
-    if not isinstance(v, str):
-        raise _bad("must be a string", f"{where}.{key}")
-    return v
-
-
 def _number(body: dict[str, Any], key: str, lo: float, hi: float) -> float | None:
     v = body.get(key)
     if v is None:
         return None
     if isinstance(v, bool) or not isinstance(v, int | float) or not lo <= v <= hi:
-        raise _bad(f"must be a number between {lo:g} and {hi:g}, got {v!r}", key)
+        raise bad(f"must be a number between {lo:g} and {hi:g}, got {v!r}", key)
     return float(v)
 
 
@@ -68,14 +52,14 @@ def _cache(b: dict[str, Any], where: str, out: dict[str, Any]) -> dict[str, Any]
     if cc is None:
         return out
     at = f"{where}.cache_control" if where else "cache_control"
-    c = _obj(cc, at)
+    c = obj(cc, at)
     if c.get("type") != "ephemeral" or c.get("ttl", "5m") not in CACHE_TTLS:
-        raise _bad(f"must be {{'type': 'ephemeral'}} with an optional ttl of {' or '.join(CACHE_TTLS)}, got {c}", at)
+        raise bad(f"must be {{'type': 'ephemeral'}} with an optional ttl of {' or '.join(CACHE_TTLS)}, got {c}", at)
     return {**out, "cache_control": c}
 
 
 def _text(b: dict[str, Any], where: str) -> dict[str, Any]:
-    return _cache(b, where, {"type": "text", "text": _str(b, "text", where)})
+    return _cache(b, where, {"type": "text", "text": string(b, "text", where)})
 
 
 def _collapse(parts: list[dict[str, Any]]) -> str | list[dict[str, Any]]:
@@ -86,15 +70,15 @@ def _collapse(parts: list[dict[str, Any]]) -> str | list[dict[str, Any]]:
 
 
 def _image(b: dict[str, Any], where: str) -> dict[str, Any]:
-    src = _obj(b.get("source"), f"{where}.source")
+    src = obj(b.get("source"), f"{where}.source")
     kind = src.get("type")
     if kind == "base64":
-        media = _str(src, "media_type", f"{where}.source")
-        url = f"data:{media};base64,{_str(src, 'data', f'{where}.source')}"
+        media = string(src, "media_type", f"{where}.source")
+        url = f"data:{media};base64,{string(src, 'data', f'{where}.source')}"
     elif kind == "url":
-        url = _str(src, "url", f"{where}.source")
+        url = string(src, "url", f"{where}.source")
     else:
-        raise _bad(f"image source type {kind!r} is not supported", f"{where}.source.type",
+        raise bad(f"image source type {kind!r} is not supported", f"{where}.source.type",
                    "send the image as base64 data or a URL")
     return _cache(b, where, {"type": "image_url", "image_url": {"url": url}})
 
@@ -108,37 +92,37 @@ def _tool_result(b: dict[str, Any], where: str) -> dict[str, Any]:
     elif isinstance(content, list):
         texts = []
         for k, part in enumerate(content):
-            p = _obj(part, f"{where}.content.{k}")
+            p = obj(part, f"{where}.content.{k}")
             if p.get("type") != "text":
-                raise _bad(f"tool_result content block type {p.get('type')!r} is not supported (text only)",
+                raise bad(f"tool_result content block type {p.get('type')!r} is not supported (text only)",
                            f"{where}.content.{k}.type", "send the tool's output as text")
-            texts.append(_str(p, "text", f"{where}.content.{k}"))
+            texts.append(string(p, "text", f"{where}.content.{k}"))
         text = "\n".join(texts)
     else:
-        raise _bad("must be a string or an array of text blocks", f"{where}.content")
+        raise bad("must be a string or an array of text blocks", f"{where}.content")
     part = _cache(b, where, {"type": "text", "text": text})  # cache_control on the result: on its text part
-    return {"role": "tool", "tool_call_id": _str(b, "tool_use_id", where), "content": _collapse([part])}
+    return {"role": "tool", "tool_call_id": string(b, "tool_use_id", where), "content": _collapse([part])}
 
 
 def _blocks(content: Any, where: str) -> list[tuple[str, dict[str, Any], str]]:
     if not isinstance(content, list):
-        raise _bad("must be a string or an array of content blocks", where)
+        raise bad("must be a string or an array of content blocks", where)
     out = []
     for j, block in enumerate(content):
         bw = f"{where}.{j}"
-        b = _obj(block, bw)
+        b = obj(block, bw)
         kind = b.get("type")
         if not isinstance(kind, str):
-            raise _bad("must have a string 'type'", f"{bw}.type")
+            raise bad("must have a string 'type'", f"{bw}.type")
         out.append((kind, b, bw))
     return out
 
 
 def _unsupported(kind: str, where: str, role: str) -> BadRequestError:
     if kind == "document":
-        return _bad("document blocks are not supported by smallfirst", f"{where}.type",
+        return bad("document blocks are not supported by smallfirst", f"{where}.type",
                     "extract the document's text and send it as a text block")
-    return _bad(f"content block type {kind!r} is not supported in a {role} message", f"{where}.type")
+    return bad(f"content block type {kind!r} is not supported in a {role} message", f"{where}.type")
 
 
 def _user(content: Any, where: str) -> list[dict[str, Any]]:
@@ -163,9 +147,9 @@ def _assistant(content: Any, where: str) -> dict[str, Any]:
         if kind == "text":
             texts.append(_text(b, bw))
         elif kind == "tool_use":
-            args = orjson.dumps(_obj(b.get("input", {}), f"{bw}.input")).decode()
-            calls.append(_cache(b, bw, {"id": _str(b, "id", bw), "type": "function",
-                                        "function": {"name": _str(b, "name", bw), "arguments": args}}))
+            args = orjson.dumps(obj(b.get("input", {}), f"{bw}.input")).decode()
+            calls.append(_cache(b, bw, {"id": string(b, "id", bw), "type": "function",
+                                        "function": {"name": string(b, "name", bw), "arguments": args}}))
         elif kind not in ("thinking", "redacted_thinking"):  # the model's own notes: not sent on
             raise _unsupported(kind, bw, "assistant")
     cached = any("cache_control" in t for t in texts)
@@ -179,7 +163,7 @@ def _assistant(content: Any, where: str) -> dict[str, Any]:
 def _messages(body: dict[str, Any]) -> list[dict[str, Any]]:
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages:
-        raise _bad("is required and must be a non-empty array", "messages")
+        raise bad("is required and must be a non-empty array", "messages")
     out: list[dict[str, Any]] = []
     system = body.get("system")
     if isinstance(system, str):
@@ -189,20 +173,20 @@ def _messages(body: dict[str, Any]) -> list[dict[str, Any]]:
         texts = []
         for kind, b, bw in _blocks(system, "system"):
             if kind != "text":
-                raise _bad("system blocks must be text blocks", f"{bw}.type")
+                raise bad("system blocks must be text blocks", f"{bw}.type")
             texts.append(_text(b, bw))
         if any("cache_control" in t for t in texts):  # kept as parts, so the breakpoint stays where it was
             out.append({"role": "system", "content": texts})
         elif any(t["text"] for t in texts):
             out.append({"role": "system", "content": "\n\n".join(t["text"] for t in texts if t["text"])})
     elif system is not None:
-        raise _bad("must be a string or an array of text blocks", "system")
+        raise bad("must be a string or an array of text blocks", "system")
     for i, m in enumerate(messages):
         where = f"messages.{i}"
-        msg = _obj(m, where)
+        msg = obj(m, where)
         role, content = msg.get("role"), msg.get("content")
         if role not in ("user", "assistant"):
-            raise _bad(f"role must be 'user' or 'assistant', got {role!r}", f"{where}.role",
+            raise bad(f"role must be 'user' or 'assistant', got {role!r}", f"{where}.role",
                        "put system instructions in the top-level 'system' field")
         if isinstance(content, str):
             out.append({"role": role, "content": content})
@@ -218,29 +202,29 @@ def _tools(body: dict[str, Any], out: dict[str, Any]) -> None:
     if tools is None:
         return
     if not isinstance(tools, list):
-        raise _bad("must be an array of tools", "tools")
+        raise bad("must be an array of tools", "tools")
     fns = []
     for i, t in enumerate(tools):
-        tool = _obj(t, f"tools.{i}")
+        tool = obj(t, f"tools.{i}")
         if tool.get("type", "custom") not in ("custom", None):
-            raise _bad(f"server tool {tool.get('type')!r} is not supported by smallfirst", f"tools.{i}.type",
+            raise bad(f"server tool {tool.get('type')!r} is not supported by smallfirst", f"tools.{i}.type",
                        "define a client tool with name, description and input_schema, and run it yourself")
-        fn: dict[str, Any] = {"name": _str(tool, "name", f"tools.{i}"),
-                              "parameters": _obj(tool.get("input_schema"), f"tools.{i}.input_schema")}
+        fn: dict[str, Any] = {"name": string(tool, "name", f"tools.{i}"),
+                              "parameters": obj(tool.get("input_schema"), f"tools.{i}.input_schema")}
         if tool.get("description") is not None:
-            fn["description"] = _str(tool, "description", f"tools.{i}")
+            fn["description"] = string(tool, "description", f"tools.{i}")
         fns.append(_cache(tool, f"tools.{i}", {"type": "function", "function": fn}))
     if fns:
         out["tools"] = fns
     choice = body.get("tool_choice")
     if choice is None:
         return
-    c = _obj(choice, "tool_choice")
+    c = obj(choice, "tool_choice")
     kind = c.get("type")
     if kind not in TOOL_CHOICES:
-        raise _bad(f"type must be one of {list(TOOL_CHOICES)}, got {kind!r}", "tool_choice.type")
+        raise bad(f"type must be one of {list(TOOL_CHOICES)}, got {kind!r}", "tool_choice.type")
     if fns:
-        out["tool_choice"] = ({"type": "function", "function": {"name": _str(c, "name", "tool_choice")}}
+        out["tool_choice"] = ({"type": "function", "function": {"name": string(c, "name", "tool_choice")}}
                               if kind == "tool" else "required" if kind == "any" else kind)
     if c.get("disable_parallel_tool_use") is True and fns:
         out["parallel_tool_calls"] = False
@@ -250,13 +234,13 @@ def _output_format(body: dict[str, Any], out: dict[str, Any]) -> None:
     cfg = body.get("output_config")
     if cfg is None:
         return
-    fmt = _obj(cfg, "output_config").get("format")
+    fmt = obj(cfg, "output_config").get("format")
     if fmt is None:
         return
-    f = _obj(fmt, "output_config.format")
+    f = obj(fmt, "output_config.format")
     if f.get("type") != "json_schema":
-        raise _bad(f"type must be 'json_schema', got {f.get('type')!r}", "output_config.format.type")
-    schema = _obj(f.get("schema"), "output_config.format.schema")
+        raise bad(f"type must be 'json_schema', got {f.get('type')!r}", "output_config.format.type")
+    schema = obj(f.get("schema"), "output_config.format.schema")
     out["response_format"] = {"type": "json_schema", "json_schema": {"name": "output", "schema": schema}}
 
 
@@ -264,23 +248,23 @@ def to_openai(body: dict[str, Any]) -> dict[str, Any]:
     """An OpenAI chat-completions body for the Anthropic Messages request ``body`` (validated)."""
     unknown = set(body) - SUPPORTED - IGNORED
     if unknown:
-        raise _bad(f"field(s) {sorted(unknown)} are not supported by smallfirst", sorted(unknown)[0],
+        raise bad(f"field(s) {sorted(unknown)} are not supported by smallfirst", sorted(unknown)[0],
                    f"supported: {', '.join(sorted(SUPPORTED))}")
     max_tokens = body.get("max_tokens")
     if max_tokens is None:
-        raise _bad("field required", "max_tokens", "the Messages API needs max_tokens, e.g. 1024")
+        raise bad("field required", "max_tokens", "the Messages API needs max_tokens, e.g. 1024")
     if isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 1:
-        raise _bad(f"must be an integer >= 1, got {max_tokens!r}", "max_tokens")
+        raise bad(f"must be an integer >= 1, got {max_tokens!r}", "max_tokens")
     out: dict[str, Any] = {"model": body.get("model"), "messages": _messages(body), "max_tokens": max_tokens}
     stream = body.get("stream")
     if stream is not None:
         if not isinstance(stream, bool):
-            raise _bad(f"must be a boolean, got {stream!r}", "stream")
+            raise bad(f"must be a boolean, got {stream!r}", "stream")
         out["stream"] = stream
     stop = body.get("stop_sequences")
     if stop is not None:
         if not isinstance(stop, list) or not all(isinstance(s, str) for s in stop):
-            raise _bad("must be an array of strings", "stop_sequences")
+            raise bad("must be an array of strings", "stop_sequences")
         if stop:
             out["stop"] = stop
     for key in ("temperature", "top_p"):
@@ -292,7 +276,7 @@ def to_openai(body: dict[str, Any]) -> dict[str, Any]:
     out.update(_cache(body, "", {}))  # automatic caching: the upstream marks the last cacheable block
     meta = body.get("metadata")
     if meta is not None:
-        user = _obj(meta, "metadata").get("user_id")
+        user = obj(meta, "metadata").get("user_id")
         if user is not None:
-            out["user"] = _str(meta, "user_id", "metadata")
+            out["user"] = string(meta, "user_id", "metadata")
     return out

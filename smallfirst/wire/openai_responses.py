@@ -29,8 +29,9 @@ from smallfirst.request import RequestContext
 from smallfirst.stream import Stream
 from smallfirst.wire import Headers, StreamFrames
 from smallfirst.wire import responses_render as render
+from smallfirst.wire.fields import bad
 from smallfirst.wire.openai_parse import to_request
-from smallfirst.wire.responses_parse import bad, to_chat
+from smallfirst.wire.responses_parse import to_chat
 from smallfirst.wire.responses_store import ResponseStore
 
 PATH = "/v1/responses"

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from smallfirst.core.errors import BadRequestError
+from smallfirst.wire.fields import bad, obj, string
 
 FIELDS = frozenset({"model", "input", "instructions", "tools", "tool_choice", "text", "max_output_tokens",
                     "temperature", "top_p", "metadata", "stream", "parallel_tool_calls", "store",
@@ -42,23 +42,6 @@ REFUSED = {
 }
 ROLES = {"user": "user", "system": "system", "developer": "system", "assistant": "assistant"}
 FORMATS = ("text", "json_object", "json_schema")
-
-
-def bad(msg: str, param: str, hint: str = "") -> BadRequestError:
-    return BadRequestError(f"{param}: {msg}", param=param, hint=hint)
-
-
-def _obj(v: Any, where: str) -> dict[str, Any]:
-    if not isinstance(v, dict):
-        raise bad("must be an object", where)
-    return v
-
-
-def _str(d: dict[str, Any], key: str, where: str) -> str:
-    v = d.get(key)
-    if not isinstance(v, str):
-        raise bad("must be a string", f"{where}.{key}")
-    return v
 
 
 def _image(p: dict[str, Any], where: str) -> dict[str, Any]:
@@ -83,12 +66,12 @@ def _parts(content: Any, where: str, role: str) -> str | list[dict[str, Any]]:
     parts: list[dict[str, Any]] = []
     for j, raw in enumerate(content):
         pw = f"{where}[{j}]"
-        p = _obj(raw, pw)
+        p = obj(raw, pw)
         kind = p.get("type")
         if kind in ("input_text", "output_text"):
-            parts.append({"type": "text", "text": _str(p, "text", pw)})
+            parts.append({"type": "text", "text": string(p, "text", pw)})
         elif kind == "refusal" and role == "assistant":
-            parts.append({"type": "text", "text": _str(p, "refusal", pw)})
+            parts.append({"type": "text", "text": string(p, "refusal", pw)})
         elif kind == "input_image" and role == "user":
             parts.append(_image(p, pw))
         elif kind in ("input_file", "input_audio"):
@@ -116,11 +99,11 @@ def _tool_output(item: dict[str, Any], where: str) -> str:
     if isinstance(out, list):
         texts = []
         for j, raw in enumerate(out):
-            p = _obj(raw, f"{where}.output[{j}]")
+            p = obj(raw, f"{where}.output[{j}]")
             if p.get("type") not in ("input_text", "output_text"):
                 raise bad(f"output part type {p.get('type')!r} is not supported (text only)",
                           f"{where}.output[{j}].type", "send the tool's output as text")
-            texts.append(_str(p, "text", f"{where}.output[{j}]"))
+            texts.append(string(p, "text", f"{where}.output[{j}]"))
         return "\n".join(texts)
     raise bad("must be a string or an array of input_text parts", f"{where}.output")
 
@@ -135,7 +118,7 @@ def input_messages(value: Any) -> tuple[list[dict[str, Any]], list[str]]:
     where: list[str] = []
     for i, raw in enumerate(value):
         w = f"input[{i}]"
-        item = _obj(raw, w)
+        item = obj(raw, w)
         kind = item.get("type", "message")
         if kind == "message":
             role = item.get("role")
@@ -144,15 +127,15 @@ def input_messages(value: Any) -> tuple[list[dict[str, Any]], list[str]]:
             out.append({"role": ROLES[role], "content": _parts(item.get("content"), f"{w}.content", role)})
             where.append(w)
         elif kind == "function_call":
-            call = {"id": _str(item, "call_id", w), "type": "function",
-                    "function": {"name": _str(item, "name", w), "arguments": _arguments(item, w)}}
+            call = {"id": string(item, "call_id", w), "type": "function",
+                    "function": {"name": string(item, "name", w), "arguments": _arguments(item, w)}}
             if out and out[-1]["role"] == "assistant":
                 out[-1].setdefault("tool_calls", []).append(call)
             else:
                 out.append({"role": "assistant", "content": None, "tool_calls": [call]})
                 where.append(w)
         elif kind == "function_call_output":
-            out.append({"role": "tool", "tool_call_id": _str(item, "call_id", w),
+            out.append({"role": "tool", "tool_call_id": string(item, "call_id", w),
                         "content": _tool_output(item, w)})
             where.append(w)
         elif kind == "item_reference":
@@ -175,13 +158,13 @@ def _function_tools(body: dict[str, Any]) -> list[dict[str, Any]]:
         raise bad("must be an array of tools", "tools")
     out = []
     for i, raw in enumerate(tools):
-        t = _obj(raw, f"tools[{i}]")
+        t = obj(raw, f"tools[{i}]")
         kind = t.get("type")
         if kind != "function":
             raise bad(f"built-in tool {kind!r} is not supported by smallfirst (function tools only)",
                       f"tools[{i}].type", "define it as a function tool (type 'function', name, parameters) "
                       "and run it in your code")
-        fn: dict[str, Any] = {"name": _str(t, "name", f"tools[{i}]")}
+        fn: dict[str, Any] = {"name": string(t, "name", f"tools[{i}]")}
         for key, typ in (("description", str), ("parameters", dict), ("strict", bool)):
             v = t.get(key)
             if v is not None:
@@ -196,10 +179,10 @@ def _tool_choice(choice: Any, tools: list[dict[str, Any]]) -> tuple[Any, list[di
     """The chat ``tool_choice`` and the tools offered (``allowed_tools`` narrows them)."""
     if choice in ("auto", "none", "required"):
         return choice, tools
-    c = _obj(choice, "tool_choice")
+    c = obj(choice, "tool_choice")
     kind = c.get("type")
     if kind == "function":
-        return {"type": "function", "function": {"name": _str(c, "name", "tool_choice")}}, tools
+        return {"type": "function", "function": {"name": string(c, "name", "tool_choice")}}, tools
     if kind == "allowed_tools":
         mode = c.get("mode")
         if mode not in ("auto", "required"):
@@ -207,7 +190,7 @@ def _tool_choice(choice: Any, tools: list[dict[str, Any]]) -> tuple[Any, list[di
         allowed = c.get("tools")
         if not isinstance(allowed, list):
             raise bad("must be an array of {type: 'function', name}", "tool_choice.tools")
-        names = {_str(_obj(a, "tool_choice.tools[]"), "name", "tool_choice.tools[]") for a in allowed}
+        names = {string(obj(a, "tool_choice.tools[]"), "name", "tool_choice.tools[]") for a in allowed}
         return mode, [t for t in tools if t["function"]["name"] in names]
     raise bad(f"type {kind!r} is not supported (function tools only)", "tool_choice.type",
               "use 'auto', 'none', 'required' or {type: 'function', name}")
@@ -217,10 +200,10 @@ def _text_format(body: dict[str, Any]) -> dict[str, Any] | None:
     text = body.get("text")
     if text is None:
         return None
-    fmt = _obj(text, "text").get("format")
+    fmt = obj(text, "text").get("format")
     if fmt is None:
         return None
-    f = _obj(fmt, "text.format")
+    f = obj(fmt, "text.format")
     kind = f.get("type")
     if kind not in FORMATS:
         raise bad(f"must be one of {list(FORMATS)}, got {kind!r}", "text.format.type")
@@ -228,7 +211,8 @@ def _text_format(body: dict[str, Any]) -> dict[str, Any] | None:
         return None
     if kind == "json_object":
         return {"type": "json_object"}
-    js: dict[str, Any] = {"name": _str(f, "name", "text.format"), "schema": _obj(f.get("schema"), "text.format.schema")}
+    js: dict[str, Any] = {"name": string(f, "name", "text.format"),
+                          "schema": obj(f.get("schema"), "text.format.schema")}
     for key in ("strict", "description"):
         if f.get(key) is not None:
             js[key] = f[key]
