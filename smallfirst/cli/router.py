@@ -98,6 +98,8 @@ def train(
         "--c", help="inverse regularisation strength (default: inner CV over 0.1, 0.3, 1, 3)")] = None,
     folds: Annotated[int, typer.Option(help="folds for the out-of-fold calibration scores")] = 5,
     no_meta: Annotated[bool, typer.Option("--no-meta", help="text n-grams only (no task/signal tokens)")] = False,
+    features: Annotated[str, typer.Option(help="ngrams (hashed n-grams, < 1 ms), embed (all-MiniLM-L6-v2 vector "
+                        "of the prompt, a few ms per request on CPU) or both")] = "ngrams",
     data_dir: DataDirOpt = None,
     from_log: Annotated[bool, typer.Option("--from-log", help="train on the request log: escalations after a "
                         "failed check and POST /v1/feedback (rows with prompt text only)")] = False,
@@ -138,18 +140,25 @@ def train(
         assert outcomes is not None
         table, source = load_table(outcomes, tiers, None, data_dir), outcomes
         need_two_tiers(table, outcomes, "train")
-    spec = TrainSpec(kind=kind, c=c, use_meta=not no_meta, folds=folds)
+    from smallfirst.routing.embedding import FEATURES, uses_embedding
+
+    if features not in FEATURES:
+        raise BadRequestError(f"unknown --features {features!r}", hint=f"choose from {', '.join(FEATURES)}")
+    spec = TrainSpec(kind=kind, c=c, use_meta=not no_meta, folds=folds, features=features)
     spec.resolved_kind(table.scores)  # validate early
     feat = HashedFeaturizer(bits=spec.bits, use_meta=spec.use_meta)
     with _progress() as prog:
+        t0 = prog.add("embeddings (cached)", len(table)) if uses_embedding(features) else None
         t1 = prog.add("features", len(table))
-        fm = featurize(table.prompts, table.tasks, feat, progress=lambda k: prog.advance(t1, k))
+        fm = featurize(table.prompts, table.tasks, feat, progress=lambda k: prog.advance(t1, k), features=features,
+                       embed_progress=None if t0 is None else (lambda k: prog.advance(t0, k)))
         t2 = prog.add("fitting", min(folds, len(set(table.groups.tolist()))) + 1)
         model = fit(table, spec, fm=fm, featurizer=feat, progress=lambda k: prog.advance(t2, k))
     model = dataclasses.replace(model, meta={**model.meta, "source": source})
     path = model.save(out)
     con = Console()
-    con.print(f"trained [bold]{model.meta['kind']}[/] router (C={model.meta['c']}) on {len(table)} prompts "
+    con.print(f"trained [bold]{model.meta['kind']}[/] router (C={model.meta['c']}, features {model.features}) "
+              f"on {len(table)} prompts "
               f"(tiers {', '.join(table.tiers)}; {table.dropped} dropped) in {model.meta['train_seconds']} s")
     if len(table.tiers) == 2 and model.oof is not None:
         w, s = table.scores[:, 0], table.scores[:, 1]
@@ -257,7 +266,14 @@ def bench(
     table = load_table(outcomes, tiers, tier_costs, data_dir)
     need_two_tiers(table, outcomes, "bench")
     label = _label(outcomes)
+    from smallfirst.routing.candidates import EMBED_CANDIDATES
+
     with _progress() as prog:
+        if EMBED_CANDIDATES & set(names):  # embed once, with a bar (the candidates read the on-disk cache)
+            from smallfirst.routing.embedding import embed_texts
+
+            t0 = prog.add("embeddings (cached)", len(table))
+            embed_texts(table.prompts, progress=lambda k: prog.advance(t0, k))
         task = prog.add(f"bench {label}", len(names) * folds * seeds)
         try:
             result = run_bench(table, names, folds=folds, seeds=range(seeds), kind=kind, c=c,

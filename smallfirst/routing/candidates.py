@@ -8,7 +8,7 @@ likely good enough (for two tiers, the strong tier is called for the lowest good
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -35,6 +35,20 @@ class BenchContext:
     _fm_text: FeatureMatrix | None = None
     _levels: F64 | None = None
     _lengths: F64 | None = None
+    _by_features: dict[str, FeatureMatrix] = field(default_factory=dict)
+
+    def features_for(self, features: str) -> FeatureMatrix:
+        """The learned router's matrix for ``embed`` / ``both`` (embeddings from the on-disk cache)."""
+        if features not in self._by_features:
+            from scipy import sparse
+
+            from smallfirst.routing.embedding import embed_texts
+
+            base = self.features(True)
+            dense = embed_texts(self.table.prompts)
+            counts = base.counts if features == "both" else sparse.csr_matrix(base.counts.shape)
+            self._by_features[features] = FeatureMatrix(counts, base.meta, dense)
+        return self._by_features[features]
 
     def features(self, with_meta: bool) -> FeatureMatrix:
         from scipy import sparse
@@ -72,6 +86,16 @@ def learned(with_meta: bool) -> Candidate:
     """The learned router's model, refitted per fold (C by inner CV on the training folds unless fixed)."""
     def run(ctx: BenchContext, tr: I64, te: I64) -> F64:
         fm = ctx.features(with_meta)
+        cs = select_cs(fm, ctx.table.scores, tr, ctx.table.groups, ctx.kind, ctx.c)
+        w, b, idf = fit_model(fm, ctx.table.scores, tr, ctx.kind, cs)
+        return margins(fm, te, w, b, idf)
+    return run
+
+
+def learned_embed(features: str) -> Candidate:
+    """The learned router on MiniLM embeddings (``embed``) or embeddings + n-grams (``both``), refitted per fold."""
+    def run(ctx: BenchContext, tr: I64, te: I64) -> F64:
+        fm = ctx.features_for(features)
         cs = select_cs(fm, ctx.table.scores, tr, ctx.table.groups, ctx.kind, ctx.c)
         w, b, idf = fit_model(fm, ctx.table.scores, tr, ctx.kind, cs)
         return margins(fm, te, w, b, idf)
@@ -145,9 +169,12 @@ def tfidf_lr(ctx: BenchContext, tr: I64, te: I64) -> F64:
 CANDIDATES: dict[str, Candidate] = {
     "learned": learned(True),
     "learned-text": learned(False),
+    "learned-embed": learned_embed("embed"),
+    "learned-both": learned_embed("both"),
     "tfidf-lr": tfidf_lr,
     "task-prior": task_prior,
     "length": length_heuristic,
     "rules": rules_candidate,
 }
+EMBED_CANDIDATES = frozenset({"learned-embed", "learned-both"})  # need MiniLM vectors (cached on disk)
 DEFAULT_CANDIDATES = ("learned", "learned-text", "task-prior", "length", "rules")

@@ -4,6 +4,11 @@ by the mix governor (:mod:`smallfirst.routing.governed`) toward the calibrated o
 Decision: the cheapest allowed tier ``t`` whose probability of being good enough reaches its threshold
 (plus the governor's bounded offset); the artifact's top tier always qualifies; if no allowed tier
 qualifies, the dearest allowed tier answers.
+
+An artifact trained with ``--features embed`` or ``both`` embeds each live prompt with all-MiniLM-L6-v2
+(the model starts loading in a background thread when the router is built, so the first request does not
+pay the whole load; the decision then costs a few milliseconds on a CPU, on the request's thread). Other
+artifacts never import torch.
 """
 
 from __future__ import annotations
@@ -151,4 +156,6 @@ def from_config(settings: Settings) -> Router:
                           hint="retrain with --tiers matching the config's tier names")
     thr_path = Path(rc.thresholds) if rc.thresholds else thresholds_path_for(rc.artifact)
     thresholds = ThresholdsFile.load(thr_path) if (rc.thresholds or thr_path.is_file()) else None
+    if model.embedder is not None:  # features embed / both: MiniLM loads now, off the request path
+        model.embedder.warm_in_background()
     return LearnedRouter(model, thresholds)

@@ -12,6 +12,10 @@ the linear models. ``train`` fits one scorer per non-top tier:
 * ``auto`` — ``ensemble`` (it needed fewer strong calls for 95 % quality than either member on the
   RouteLLM benchmarks, in grouped cross-validation with every choice made inside the training folds).
 
+``features`` picks the inputs: ``ngrams`` (hashed n-grams + meta tokens, the default), ``embed`` (the
+prompt's all-MiniLM-L6-v2 vector + meta tokens) or ``both`` (all of them, side by side in one design
+matrix; :mod:`smallfirst.routing.embedding`, vectors cached on disk).
+
 Margins are turned into probabilities by Platt scaling fitted on out-of-fold margins (folds grouped
 by prompt text); those out-of-fold probabilities are kept in the artifact for ``router calibrate``.
 The regularisation strength (per member) is chosen from ``C_GRID`` by inner grouped 3-fold CV on APGR
@@ -28,6 +32,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from smallfirst.routing.embedding import EMBED_SCALE, F32, LiveEmbedder, check_features, uses_embedding, uses_ngrams
 from smallfirst.routing.features import HashedFeaturizer
 from smallfirst.routing.model import F64, LinearRouterModel, sigmoid, tier_labels
 from smallfirst.routing.outcomes import OutcomeTable
@@ -52,6 +57,7 @@ class TrainSpec:
     bits: int = 18
     folds: int = 5
     seed: int = 0
+    features: str = "ngrams"  # ngrams | embed | both (smallfirst.routing.embedding)
 
     def resolved_kind(self, scores: F64) -> str:
         if self.kind not in KINDS:
@@ -64,16 +70,24 @@ class TrainSpec:
 class FeatureMatrix:
     counts: Any  # scipy.sparse.csr_matrix (n, dim): text n-gram counts
     meta: Any  # scipy.sparse.csr_matrix (n, dim): meta tokens (ones)
+    dense: F32 | None = None  # (n, 384) prompt embeddings (features embed / both)
 
 
 def featurize(texts: Sequence[str], tasks: Sequence[str | None], featurizer: HashedFeaturizer,
-              progress: Progress | None = None) -> FeatureMatrix:
+              progress: Progress | None = None, features: str = "ngrams",
+              embed_progress: Progress | None = None) -> FeatureMatrix:
     from scipy import sparse
 
+    ngrams = uses_ngrams(check_features(features))
+    dense = None
+    if uses_embedding(features):
+        from smallfirst.routing.embedding import embed_texts
+
+        dense = embed_texts(texts, progress=embed_progress)
     rows_t: list[I64] = []
     rows_m: list[I64] = []
     for i, (text, task) in enumerate(zip(texts, tasks, strict=True)):
-        rows_t.append(featurizer.text_hashes(text))
+        rows_t.append(featurizer.text_hashes(text) if ngrams else np.zeros(0, dtype=np.int64))
         if featurizer.use_meta:
             sig = featurizer.prompt_signals(text, task)
             rows_m.append(featurizer.meta_index(featurizer.meta_tokens(text, sig)))
@@ -91,7 +105,7 @@ def featurize(texts: Sequence[str], tasks: Sequence[str | None], featurizer: Has
         m.sum_duplicates()
         return m
 
-    return FeatureMatrix(counts=build(rows_t), meta=build(rows_m))
+    return FeatureMatrix(counts=build(rows_t), meta=build(rows_m), dense=dense)
 
 
 def idf_from(counts: Any) -> F64:
@@ -111,6 +125,9 @@ def design(fm: FeatureMatrix, rows: I64, idf: F64) -> Any:
     norms = np.sqrt(np.asarray(x.multiply(x).sum(axis=1)).ravel())
     norms[norms == 0] = 1.0
     x = sparse.diags(1.0 / norms) @ x
+    if fm.dense is not None:  # embedding columns after the hashed ones (the artifact's weight rows likewise)
+        emb = sparse.csr_matrix(fm.dense[rows].astype(np.float64) * EMBED_SCALE)
+        return sparse.hstack([x + fm.meta[rows], emb]).tocsr()
     return (x + fm.meta[rows]).tocsr()
 
 
@@ -137,7 +154,7 @@ def fit_linear(fm: FeatureMatrix, scores: F64, rows: I64, kind: str, c: float) -
     x = design(fm, rows, idf)
     y, diff = tier_labels(scores[rows])
     k1 = scores.shape[1] - 1
-    w = np.zeros((fm.counts.shape[1], k1))
+    w = np.zeros((x.shape[1], k1))
     b = np.zeros(k1)
     for t in range(k1):
         w[:, t], b[t] = _fit_one(x, y[:, t] if kind == "logistic" else diff[:, t], kind, c)
@@ -245,7 +262,9 @@ def train(table: OutcomeTable, spec: TrainSpec = TrainSpec(), fm: FeatureMatrix 
     feat = featurizer or HashedFeaturizer(bits=spec.bits, use_meta=spec.use_meta)
     t0 = time.time()
     if fm is None:
-        fm = featurize(table.prompts, table.tasks, feat)
+        fm = featurize(table.prompts, table.tasks, feat, features=spec.features)
+    if uses_embedding(spec.features) != (fm.dense is not None):
+        raise ValueError(f"the feature matrix does not match features={spec.features!r}")
     kind = spec.resolved_kind(table.scores)
     n, k1 = len(table), len(table.tiers) - 1
     folds = grouped_folds(table.groups, min(spec.folds, len(np.unique(table.groups))), spec.seed)
@@ -271,4 +290,5 @@ def train(table: OutcomeTable, spec: TrainSpec = TrainSpec(), fm: FeatureMatrix 
             "tier_mean_score": table.scores.mean(axis=0).round(6).tolist()}
     return LinearRouterModel(featurizer=feat, tiers=table.tiers, weights=w.astype(np.float32), bias=b,
                              platt=platt, idf=idf.astype(np.float32), meta=meta, oof=oof,
-                             oof_scores=table.scores, oof_costs=table.costs)
+                             oof_scores=table.scores, oof_costs=table.costs, features=spec.features,
+                             embedder=LiveEmbedder() if uses_embedding(spec.features) else None)
