@@ -206,6 +206,7 @@ def plan(
                                serve_here=not all_tiers)
         doc["config_tiers"] = list(written.tier_names)
         doc["config_written"] = str(write)
+        doc["config_target_mix"] = written.routing.target_mix  # the planned mix, for the mix governor
     if plot is not None:
         from smallfirst.sizing.plot import plot_costs
 
@@ -220,6 +221,9 @@ def plan(
     if "config_tiers" in doc:
         console.print(f"serving tiers: {', '.join(doc['config_tiers'])} (API tiers whose key is not set are "
                       "commented out in the file); next: smallfirst serve -c " + str(write))
+        planned = doc.get("config_target_mix")
+        console.print("target_mix: " + (", ".join(f"{t} {v:.0%}" for t, v in planned.items()) if planned else
+                                        "not set (commented out with its tiers, or no local share planned)"))
     sys.stdout.flush()
 
 

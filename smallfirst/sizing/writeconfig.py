@@ -2,8 +2,11 @@
 
 The local tier is the chosen model through Ollama's OpenAI-compatible API (its tag) or the
 embedded llama.cpp backend (the bundled SmolLM2 or a GGUF path); the mid and frontier tiers are
-API presets with ``api_key_env`` and the catalog prices. The document is validated with the
-config schema before it is written and loaded back from disk after.
+API presets with ``api_key_env`` and the catalog prices. ``[routing] target_mix`` is the plan's own
+tier mix (:func:`smallfirst.sizing.plan.recommend_mix`: the task mix mapped to tiers, the sensitive share
+kept local, the local share capped at the machine's capacity), so the mix governor steers toward what was
+planned. The document is validated with the config schema before it is written and loaded back from disk
+after.
 """
 
 from __future__ import annotations
@@ -85,7 +88,28 @@ def config_document(p: Plan, *, local_backend: LocalBackend = "ollama", gguf: st
         tiers.append({"name": "local", "endpoints": [local]})
     tiers.append({"name": "mid", "endpoints": [api_endpoint(p.mid, mid_upstream or p.mid.id)]})
     tiers.append({"name": "frontier", "endpoints": [api_endpoint(p.frontier, frontier_upstream or p.frontier.id)]})
-    return {"routing": {"router": "rules"}, "tiers": tiers}
+    routing: dict[str, Any] = {"router": "rules"}
+    mix = planned_mix(p, [t["name"] for t in tiers])
+    if mix is not None:
+        routing["target_mix"] = mix
+    return {"routing": routing, "tiers": tiers}
+
+
+def planned_mix(p: Plan, tiers: list[str]) -> dict[str, float] | None:
+    """The plan's tier mix over the written tiers (3 decimals, summing to 1); None when it gives the local
+    tier nothing although one is written (the bundled model as a stand-in: no target is honest there)."""
+    shares = {"local": p.mix.local, "mid": p.mix.mid, "frontier": p.mix.frontier}
+    if "local" in tiers and shares["local"] <= 0:
+        return None
+    if any(v > 0 and t not in tiers for t, v in shares.items()):
+        return None
+    out = {t: round(shares[t], 3) for t in tiers}
+    out[tiers[-1]] = round(1.0 - sum(v for t, v in out.items() if t != tiers[-1]), 3)
+    return out if out[tiers[-1]] >= 0 else None
+
+
+MIX_NOTE = ("target_mix: the tier mix this plan computed (task mix → tiers, sensitive requests kept local, local "
+            "share capped at this machine's capacity); the mix governor holds the served mix near it")
 
 
 def _value(v: Any) -> str:
@@ -93,6 +117,8 @@ def _value(v: Any) -> str:
         return "true" if v else "false"
     if isinstance(v, int | float):
         return repr(v)
+    if isinstance(v, dict):  # an inline table, e.g. target_mix = {local = 0.7, mid = 0.2}
+        return "{" + ", ".join(f"{k} = {_value(x)}" for k, x in v.items()) + "}"
     return json.dumps(str(v))  # JSON string escapes are valid TOML basic-string escapes
 
 
@@ -113,7 +139,15 @@ def to_toml(doc: dict[str, Any], header: list[str], commented: Mapping[int, list
     lines = [f"# {h}" if h else "#" for h in header]
     for key, value in doc.items():
         if isinstance(value, dict):
-            lines += ["", f"[{key}]"] + [f"{k} = {_value(v)}" for k, v in value.items()]
+            lines += ["", f"[{key}]"]
+            for k, v in value.items():
+                if key == "routing" and k == "target_mix":
+                    lines.append(f"# {MIX_NOTE}")
+                    if commented:  # it names a tier written commented out: invalid until that tier is back
+                        lines += ["# (commented out with the tiers below: uncomment it once they are)",
+                                  f"# {k} = {_value(v)}"]
+                        continue
+                lines.append(f"{k} = {_value(v)}")
     for i, tier in enumerate(doc.get("tiers", [])):
         block = ["[[tiers]]"] + [f"{k} = {_value(v)}" for k, v in tier.items() if k != "endpoints"]
         for ep in tier["endpoints"]:
@@ -177,7 +211,8 @@ def write_config(path: str | Path, p: Plan, *, local_backend: LocalBackend = "ol
     if not active:
         raise BadRequestError("no tier would serve: every API tier's key is unset and there is no local tier",
                               hint="use --local-backend embedded, or export the API key variables")
-    parse({**doc, "tiers": active}, str(target))
+    routing = {k: v for k, v in doc["routing"].items() if not (commented and k == "target_mix")}
+    parse({**doc, "routing": routing, "tiers": active}, str(target))  # what serves as written
     served = doc["tiers"][0]["endpoints"][0] if doc["tiers"] and doc["tiers"][0]["name"] == "local" else None
     target.write_text(to_toml(doc, header_lines(p, local_backend, served), commented), encoding="utf-8")
     return load(target)
