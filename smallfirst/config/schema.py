@@ -209,6 +209,15 @@ class RoutingConfig(Strict):
                                  "window (0 = off)")
     governor_max_shift: float = Field(default=0.15, ge=0, le=1, description="mix governor: largest "
                                       "threshold adjustment")
+    governor_scope: Literal["auto", "shared", "process"] = Field(
+        default="auto", description="mix governor's window of served tiers: shared = read from the request log "
+        "(every process steers on one mix), process = this process's own requests; auto = shared when the log "
+        "is shared (PostgreSQL, or server.workers > 1 on one SQLite file)")
+    governor_refresh_s: float = Field(default=2.0, gt=0, description="mix governor, shared window: seconds "
+                                      "between reads of the log's recent served tiers")
+    reload_interval_s: float = Field(default=2.0, ge=0, description="learned router: seconds between checks "
+                                     "(one stat) for a replaced artifact or thresholds file, loaded without a "
+                                     "restart; 0 = only on POST /admin/router/reload")
     runtime_poll_s: float = Field(default=10.0, ge=0, description="seconds between polls of the local runtimes' "
                                   "status endpoints (Ollama /api/ps, llama-server /slots, LM Studio, vLLM /metrics); "
                                   "0 = once at start-up, then on demand (/healthz)")

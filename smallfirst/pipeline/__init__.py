@@ -102,6 +102,11 @@ def build_pipeline(settings: Settings) -> Pipeline:
         observers.append(monitor.observe)  # load and service times learned from what was served
     if isinstance(router, GovernedRouter):
         observers.append(router.observe)  # the mix governor counts the tier that served
+        from smallfirst.routing.shared_mix import SharedWindow, reader_for
+
+        read = reader_for(store, settings)  # replicas on one log steer on its window (routing/shared_mix.py)
+        if read is not None:
+            router.share(SharedWindow(read, router.governor.window, refresh_s=settings.routing.governor_refresh_s))
     return Pipeline(settings, tuple(tiers), tuple(policies), router, store,
                     residency.signals, access, build_checker(settings, tiers), residency.boundary,
                     tuple(observers), build_cache(settings), monitor)

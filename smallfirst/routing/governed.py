@@ -11,7 +11,8 @@ feeds a :class:`~smallfirst.routing.governor.MixGovernor`. The corrections act p
   ``routing.governor_max_move`` of a tier's picks, spread evenly (error diffusion, not coin flips).
 
 The move happens among the tiers the request may use — residency, capabilities and the API key are
-applied before the router, so they always win over the mix. Memory is per process.
+applied before the router, so they always win over the mix. The window of served tiers is per process,
+or read from the shared request log when replicas share it (:mod:`smallfirst.routing.shared_mix`).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from collections.abc import Mapping, Sequence
 from smallfirst.core.protocols import Router
 from smallfirst.core.types import AUTO_MODEL, ChatRequest, RequestRecord, RouteChoice, Signals
 from smallfirst.routing.governor import MixGovernor
+from smallfirst.routing.shared_mix import SharedWindow
 
 THRESHOLD_GAIN = 0.004
 MOVE_GAIN = 0.01
@@ -39,8 +41,21 @@ class GovernedRouter(Router):
                                     max_shift=max_shift if self.thresholds else max_move,
                                     gain=THRESHOLD_GAIN if self.thresholds else MOVE_GAIN, alpha=SMOOTHING)
         self._credit = [0.0] * len(self.tiers)  # error diffusion: moves owed, per tier
+        self.shared: SharedWindow | None = None  # the window read from a shared log (replicas)
+
+    def share(self, window: SharedWindow) -> None:
+        """Steer on the served tiers of every process logging to one store (smallfirst/routing/shared_mix.py)."""
+        self.shared = window
+
+    def _sync(self) -> None:
+        if self.shared is None:
+            return
+        got = self.shared.poll()
+        if got is not None:
+            self.governor.load_window([self._index[t] for t in got if t in self._index])
 
     def choose(self, request: ChatRequest, signals: Signals, tiers: Sequence[str]) -> RouteChoice:
+        self._sync()
         offsets = [float(o) for o in self.governor.offsets]
         if self.thresholds:
             by_tier = dict(zip(self.tiers[:-1], offsets, strict=True))
@@ -71,6 +86,7 @@ class GovernedRouter(Router):
         """Engine observer: count the tier that served a routed request."""
         if row.status == 200 and row.requested_model == AUTO_MODEL and row.tier in self._index:
             self.governor.observe(self._index[row.tier])
+            self._sync()
 
     def served_share(self) -> dict[str, float]:
         return dict(zip(self.tiers, (float(v) for v in self.governor.realised()), strict=True))

@@ -8,6 +8,8 @@ that boundary's correction by ``gain × error`` (integral control), clipped to `
 requests answered cheaply → the correction rises, too few → it falls. What a correction does is up to the
 router (:mod:`smallfirst.routing.governed`): a threshold offset for the learned router, a share of picks
 moved one tier for the others. Bounded, so a router is never pushed far from what it decided.
+:meth:`load_window` replaces the window with the served tiers read from a shared request log
+(:mod:`smallfirst.routing.shared_mix`), so replicas steer on one mix.
 """
 
 from __future__ import annotations
@@ -71,6 +73,21 @@ class MixGovernor:
         real_cum = np.cumsum(share)[:-1]
         self._offset = np.clip(self._offset + self.gain * (real_cum - self.target_cum),
                                -self.max_shift, self.max_shift)
+
+    def load_window(self, tier_indices: Sequence[int]) -> None:
+        """Replace the window with ``tier_indices`` (oldest first): the served tiers of every process that
+        logs to one shared store. The smoothed share is what it would be had this process observed them
+        all; the corrections are not moved here (they move with each observation, on the shared share)."""
+        recent = list(tier_indices)[-self.window:]
+        self._recent = deque(recent, maxlen=self.window)
+        self._counts = np.bincount(np.asarray(recent, dtype=np.int64), minlength=len(self.target)).astype(np.int64)
+        if self.alpha > 0 and recent:
+            x = np.zeros((len(recent), len(self.target)))
+            x[np.arange(len(recent)), recent] = 1.0
+            w = self.alpha * (1.0 - self.alpha) ** np.arange(len(recent) - 1, -1, -1, dtype=np.float64)
+            w[0] = (1.0 - self.alpha) ** (len(recent) - 1)  # the first one seeds the average, as in observe
+            self._smooth = w @ x
+        self.observed = max(self.observed, len(recent))
 
     def describe(self, tiers: Sequence[str]) -> str:
         """Short text for the decision reason, e.g. ``governor local+0.031``; "" when idle."""

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from smallfirst.core.errors import ConfigError
 from smallfirst.core.protocols import Store
 from smallfirst.core.types import RequestRecord
-from smallfirst.store import feedback, rollup
+from smallfirst.store import feedback, recent, rollup
 from smallfirst.store.batcher import BatchWriter
 from smallfirst.store.codec import COLUMNS, from_row, to_row
 from smallfirst.store.migrations import EGRESS_BACKFILL_STEPS, POSTGRES_MIGRATIONS, ROLLUP_BACKFILL_STEPS
@@ -200,6 +200,10 @@ class PostgresStore(Store):
 
     def feedback(self, *, since: float | None = None, until: float | None = None) -> list[feedback.Feedback]:
         return feedback.select(lambda sql, args: self._fetch(_pg(sql), args), since, until)
+
+    def recent_tiers(self, limit: int) -> list[str]:
+        """The served tiers of the newest ``limit`` routed requests, oldest first (smallfirst/store/recent.py)."""
+        return recent.recent_tiers(lambda sql, args: self._fetch(_pg(sql), args), limit)
 
     def count(self) -> int:
         return int(self._fetch("SELECT COUNT(*) FROM requests", [])[0][0])

@@ -11,7 +11,7 @@ from typing import Any
 
 from smallfirst.core.protocols import Store
 from smallfirst.core.types import RequestRecord
-from smallfirst.store import feedback, rollup
+from smallfirst.store import feedback, recent, rollup
 from smallfirst.store.batcher import BatchWriter
 from smallfirst.store.codec import COLUMNS, from_row, to_row
 from smallfirst.store.migrations import EGRESS_BACKFILL_STEPS, ROLLUP_BACKFILL_STEPS, SQLITE_MIGRATIONS
@@ -154,6 +154,14 @@ class SQLiteStore(Store):
                 return self._read.execute(sql, args).fetchall()
 
         return feedback.select(execute, since, until)
+
+    def recent_tiers(self, limit: int) -> list[str]:
+        """The served tiers of the newest ``limit`` routed requests, oldest first (smallfirst/store/recent.py)."""
+        def execute(sql: str, args: Sequence[Any]) -> list[tuple[Any, ...]]:
+            with self._read_lock:
+                return self._read.execute(sql, args).fetchall()
+
+        return recent.recent_tiers(execute, limit)
 
     def count(self) -> int:
         with self._read_lock:
