@@ -35,7 +35,7 @@ BACKENDS: dict[str, str] = {
 
 ROUTERS: dict[str, str] = {
     "rules": "smallfirst.routing.rules:from_config",
-    "learned": "smallfirst.routing.learned:from_config",
+    "learned": "smallfirst.routing.reload:from_config",  # followed on disk: reloaded when replaced
     "random": "smallfirst.routing.random_router:from_config",
     "fixed": "smallfirst.routing.fixed:from_config",
 }

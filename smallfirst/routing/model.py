@@ -13,6 +13,7 @@ without is version 1 and never loads the embedding model.
 from __future__ import annotations
 
 import json
+import zipfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -113,10 +114,10 @@ class LinearRouterModel:
             raise ConfigError(f"router artifact {str(p)!r} not found",
                               hint="train one with `smallfirst router train OUTCOMES --out router.npz`")
         try:
-            with np.load(p, allow_pickle=False) as z:
+            with p.open("rb") as fh, np.load(fh, allow_pickle=False) as z:  # our handle: closed on a bad file too
                 meta = json.loads(bytes(z["meta"]).decode("utf-8"))
                 arr = {k: z[k] for k in z.files if k != "meta"}
-        except (OSError, ValueError, KeyError) as err:
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as err:  # truncated, not an npz
             raise ConfigError(f"router artifact {str(p)!r} is not readable: {err}",
                               hint="retrain it with `smallfirst router train`") from None
         if meta.get("format") != ARTIFACT_FORMAT or int(meta.get("version", 0)) > ARTIFACT_VERSION:

@@ -1,8 +1,9 @@
 """Admin surface of the gateway: the JSON admin API, ``/metrics`` and the ``/dashboard`` page.
 
-Everything here is read-only. When ``server.admin_key_env`` names an environment variable, every
-route here needs ``Authorization: Bearer <that key>`` — except the dashboard's static files, which
-hold no data (the page asks for the key and sends it with its API calls).
+Everything here is read-only, except ``POST /admin/router/reload`` (:mod:`.admin_router`). When
+``server.admin_key_env`` names an environment variable, every route here needs ``Authorization: Bearer
+<that key>`` — except the dashboard's static files, which hold no data (the page asks for the key and
+sends it with its API calls).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from smallfirst.core.tiers import Tier
 from smallfirst.dashboard.views import View, baseline_for, default_target, overview, target_mix, time_range
 from smallfirst.engine import Engine
 from smallfirst.pipeline import Pipeline
+from smallfirst.server import admin_router
 from smallfirst.server.asgi import Handler, Receive, Scope, Send, send_json, send_openai_error
 from smallfirst.server.metrics import CONTENT_TYPE, Metrics
 
@@ -86,6 +88,7 @@ class Admin:
         }
         for path in self._assets:
             out[("GET", path)] = self.asset
+        out.update(admin_router.routes(self.pipeline.router, self.settings.routing.router, self._guard))  # + reload
         return out
 
     def _authorised(self, scope: Scope) -> bool:

@@ -16,7 +16,7 @@ from smallfirst.core.errors import MethodNotAllowedError, SmallfirstError
 from smallfirst.pipeline import Pipeline, build_pipeline
 from smallfirst.pipeline.embeddings import build_embeddings
 from smallfirst.resilience import metrics as resilience_metrics
-from smallfirst.server import cache_metrics, runtime_metrics
+from smallfirst.server import admin_router, cache_metrics, runtime_metrics
 from smallfirst.server.admin import Admin, build_view
 from smallfirst.server.asgi import Handler, Receive, Scope, Send, send_json, send_openai_error
 from smallfirst.server.embeddings_handler import EmbeddingsHandler
@@ -46,6 +46,7 @@ class Gateway:
         resilience_metrics.register(self.metrics.registry, pipeline.tiers)  # breakers and retries
         cache_metrics.register(self.metrics.registry, pipeline.cache)  # [cache]: lookups, saved USD, size
         runtime_metrics.register(self.metrics.registry, pipeline.runtime)  # local runtimes: loaded, busy, queue
+        admin_router.register(self.metrics.registry, pipeline.router, settings.routing.router)  # identity, reloads
         max_body = settings.server.max_body_bytes
         resolve = resolver(settings.aliases)  # [aliases]: a model name clients send → a route
         self.chat = WireHandler(with_aliases(openai_chat.OpenAIChat(), resolve), self.engine, self.access, max_body)
