@@ -1,4 +1,4 @@
-"""`smallfirst serve`: run the gateway on uvicorn — one process, or N workers behind one port."""
+"""`smallfirst serve`: run the gateway (lean HTTP server or uvicorn) — one process, or N workers behind one port."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ def serve(
     workers: Annotated[int | None, typer.Option(min=1, help="processes behind the port (default from config, "
                                                 "else the machine's cores; 1 when a tier runs its model "
                                                 "in-process)")] = None,
-    log_level: Annotated[str, typer.Option(help="uvicorn log level")] = "warning",
+    log_level: Annotated[str, typer.Option(help="uvicorn's log level ([server] http = \"uvicorn\")")] = "warning",
 ) -> None:
     """Serve the OpenAI-compatible API (/v1/chat/completions, /v1/models, /healthz)."""
     from smallfirst.server.app import create_app
@@ -39,7 +39,7 @@ def serve(
     n = requested or (1 if in_process else _cores())
     if n == 1:
         _banner(settings, app, h, p, "")
-        _serve_here(app, h, p, log_level, settings.server.shutdown_timeout_s)
+        _serve_here(app, settings, h, p, log_level)
         return
     _serve_workers(settings, app, config, n, h, p, log_level, in_process)
 
@@ -70,12 +70,10 @@ def _banner(settings: Settings, app: Gateway, h: str, p: int, workers: str) -> N
                        "set price_input_per_mtok / price_output_per_mtok on the endpoint", err=True)
 
 
-def _serve_here(app: Gateway, h: str, p: int, log_level: str, shutdown_s: int) -> None:
-    import uvicorn
+def _serve_here(app: Gateway, settings: Settings, h: str, p: int, log_level: str) -> None:
+    from smallfirst.server.runner import http_server
 
-    uvicorn.run(app, host=h, port=p, log_level=log_level, access_log=False, loop="auto", http="auto",
-                timeout_graceful_shutdown=shutdown_s, lifespan="on",
-                proxy_headers=False, server_header=False)  # the gateway reads no client address
+    http_server(app, settings.server, host=h, port=p, log_level=log_level).run()
 
 
 def _serve_workers(settings: Settings, app: Gateway, config: Path | None, n: int, h: str, p: int, log_level: str,

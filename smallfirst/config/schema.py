@@ -133,6 +133,10 @@ class ServerConfig(Strict):
     workers: int | None = Field(default=None, ge=1, le=512, description="processes serving the one port "
                                 "(`smallfirst serve --workers`); default: the machine's cores, or 1 when a tier "
                                 "runs its model in-process (docs/deploy.md)")
+    http: Literal["lean", "uvicorn"] = Field(default="lean", description="the HTTP/1.1 server: lean "
+                                             "(smallfirst.server.lean, the faster default) or uvicorn")
+    keep_alive_s: float = Field(default=5.0, ge=0, description="an idle client connection is closed after "
+                                "this long (0 = never)")
 
 
 class AccessConfig(Strict):

@@ -9,12 +9,12 @@ The ``serve`` process becomes a small supervisor; it serves nothing itself:
   Elsewhere the supervisor listens once and the workers inherit that socket.
 * **Workers** are fresh interpreters (``python -m smallfirst.server.workers``) that load the same
   settings (:mod:`smallfirst.server.factory`, with ``server.workers = N`` so they share budgets and
-  rate limits: :mod:`smallfirst.access.host`) and run uvicorn. A worker listens only once its app has
-  started, and then tells the supervisor through a pipe.
+  rate limits: :mod:`smallfirst.access.host`) and run the HTTP server (``[server] http``). A worker
+  listens only once its app has started, and then tells the supervisor through a pipe.
 * **Shutdown:** SIGTERM or SIGINT to the supervisor is passed to every worker as SIGTERM — each stops
   accepting, drains its requests for up to ``server.shutdown_timeout_s`` and flushes its log rows and
   spend; a second signal makes them stop at once. The supervisor then re-raises the signal, as a
-  single uvicorn process does.
+  single gateway process does.
 * **A dead supervisor** (SIGKILL): each worker notices within half a second and stops as on SIGTERM.
 * **A dead worker** is reported on stderr and restarted (its reservations released first); more than
   :data:`MAX_RESTARTS` deaths within :data:`RESTART_WINDOW_S` stop the gateway with exit code 1. A
@@ -220,24 +220,19 @@ def _orphan_watch(parent: int) -> None:
 
 def worker_main() -> None:
     """Entry point of a worker (``python -m smallfirst.server.workers``, started by the supervisor)."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the supervisor stops workers (SIGTERM); uvicorn takes over
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the supervisor stops workers (SIGTERM); the HTTP server takes over
     threading.Thread(target=_orphan_watch, args=(os.getppid(),), name="smallfirst-orphan-watch", daemon=True).start()
     opts = json.loads(os.environ[ENV_WORKER])
-    import uvicorn
-
     from smallfirst.server.app import create_app
     from smallfirst.server.factory import settings_from_env
+    from smallfirst.server.runner import http_server
 
     settings = settings_from_env()
     app = create_app(settings)
     s = settings.server
     fd = opts.get("socket_fd")
     sock = socket.socket(fileno=int(fd)) if fd is not None else bind(s.host, s.port, reuse_port=True)
-    config = uvicorn.Config(app, host=s.host, port=s.port, log_level=opts.get("log_level", "warning"),
-                            access_log=False, loop="auto", http="auto", lifespan="on",
-                            timeout_graceful_shutdown=s.shutdown_timeout_s, proxy_headers=False,
-                            server_header=False)
-    server = uvicorn.Server(config)
+    server = http_server(app, s, host=s.host, port=s.port, log_level=opts.get("log_level", "warning"))
     threading.Thread(target=_notify_started, args=(server, int(opts["ready_fd"]), int(opts["index"])),
                      daemon=True).start()
     server.run(sockets=[sock])  # listens once the app has started; re-raises a stop signal after draining

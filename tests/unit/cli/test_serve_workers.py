@@ -19,8 +19,10 @@ CONFIG = '[log]\npath = "{db}"\n[[tiers]]\nname = "local"\nendpoints = [{{backen
 
 @pytest.fixture
 def captured(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
-    """Replace the supervisor and uvicorn: record what `serve` would have run."""
+    """Replace the supervisor and the HTTP servers: record what `serve` would have run."""
     import uvicorn
+
+    from smallfirst.server.lean import LeanServer
 
     got: dict[str, Any] = {}
 
@@ -31,7 +33,8 @@ def captured(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
 
     monkeypatch.setattr(sup, "supervise", supervise)
     monkeypatch.setattr(sup, "default_workers", lambda: 3)
-    monkeypatch.setattr(uvicorn, "run", lambda *a, **kw: got.update(n=1, uvicorn=kw))
+    monkeypatch.setattr(uvicorn.Server, "run", lambda self, *a, **kw: got.update(n=1, server="uvicorn"))
+    monkeypatch.setattr(LeanServer, "run", lambda self, *a, **kw: got.update(n=1, server="lean"))
     return got
 
 
@@ -54,7 +57,11 @@ def test_workers_1_serves_in_process_and_config_sets_the_default(tmp_path: Path,
     cfg = tmp_path / "smallfirst.toml"
     cfg.write_text("[server]\nworkers = 2\n" + CONFIG.format(db=tmp_path / "log.db"))
     assert CliRunner().invoke(build(), ["serve", "--config", str(cfg), "--workers", "1"]).exit_code == 0
-    assert captured["n"] == 1 and "uvicorn" in captured
+    assert captured["n"] == 1 and captured["server"] == "lean"
+    captured.clear()
+    cfg.write_text("[server]\nworkers = 2\nhttp = \"uvicorn\"\n" + CONFIG.format(db=tmp_path / "log.db"))
+    assert CliRunner().invoke(build(), ["serve", "--config", str(cfg), "--workers", "1"]).exit_code == 0
+    assert captured["n"] == 1 and captured["server"] == "uvicorn"
     captured.clear()
     assert CliRunner().invoke(build(), ["serve", "--config", str(cfg)]).exit_code == 0
     assert captured["n"] == 2
