@@ -12,10 +12,11 @@ from collections import deque
 from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from smallfirst.core.types import RequestRecord
+from smallfirst.server.metric_tallies import Tallies
 from smallfirst.store.rollup import EGRESS_REDACTED, EGRESS_UNREDACTED, egress_of, escalation_reasons
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
@@ -32,15 +33,8 @@ class Metrics:
         r = self.registry
         self.tiers = list(tiers)
         self.local = frozenset(local_tiers)
-        self.requests = Counter("smallfirst_requests", "Requests by answering tier, model and HTTP status "
-                                "(tier 'none': no tier answered)", ["tier", "model", "status"], registry=r)
-        self.latency = Histogram("smallfirst_request_latency_seconds", "End-to-end latency of answered requests",
-                                 ["tier"], buckets=LATENCY_BUCKETS_S, registry=r)
-        self.ttft = Histogram("smallfirst_time_to_first_token_seconds", "Time to first token of streams",
-                              ["tier"], buckets=LATENCY_BUCKETS_S, registry=r)
-        self.tokens = Counter("smallfirst_tokens", "Tokens by tier, model and kind (prompt, completion)",
-                              ["tier", "model", "kind"], registry=r)
-        self.cost = Counter("smallfirst_cost_usd", "API cost in USD (all attempts)", ["tier", "model"], registry=r)
+        self.tallies = Tallies(LATENCY_BUCKETS_S)  # the series every request updates (plain dicts)
+        r.register(self.tallies)
         self.escalations = Counter("smallfirst_escalations", "Escalation steps by reason (the outcome of the "
                                    "last attempt on the lower tier)", ["from_tier", "to_tier", "reason"],
                                    registry=r)
@@ -75,24 +69,30 @@ class Metrics:
     def observe(self, r: RequestRecord) -> None:
         tier = r.tier or NONE
         model = r.model or ""
-        self._child(self.requests, tier, model, str(r.status)).inc()
+        t = self.tallies
+        key = (tier, model, str(r.status))
+        t.requests[key] = t.requests.get(key, 0) + 1
         if r.prompt_tokens:
-            self._child(self.tokens, tier, model, "prompt").inc(r.prompt_tokens)
+            k = (tier, model, "prompt")
+            t.tokens[k] = t.tokens.get(k, 0) + r.prompt_tokens
         if r.completion_tokens:
-            self._child(self.tokens, tier, model, "completion").inc(r.completion_tokens)
+            k = (tier, model, "completion")
+            t.tokens[k] = t.tokens.get(k, 0) + r.completion_tokens
         if r.cost_usd:
-            self._child(self.cost, tier, model).inc(r.cost_usd)
+            c = (tier, model)
+            t.cost[c] = t.cost.get(c, 0.0) + r.cost_usd
         if r.tier and r.status == 200:
-            self._child(self.latency, tier).observe(r.latency_ms / 1000.0)
+            t.latency.observe(tier, r.latency_ms / 1000.0)
             if len(self._window) == self._window.maxlen:
                 self._counts[self._window[0]] -= 1
             self._window.append(tier)
             self._counts[tier] += 1
         if r.ttft_ms is not None and r.tier:
-            self._child(self.ttft, tier).observe(r.ttft_ms / 1000.0)
-        for step, reason in escalation_reasons(r):
-            lower, _, upper = step.partition("->")
-            self.escalations.labels(lower, upper, reason).inc()
+            t.ttft.observe(tier, r.ttft_ms / 1000.0)
+        if r.escalations:
+            for step, reason in escalation_reasons(r):
+                lower, _, upper = step.partition("->")
+                self.escalations.labels(lower, upper, reason).inc()
         if r.sensitive:
             # each attempt's logged location (the same evidence `report residency` reads); tier locality
             # from config only for an attempt that carries none
