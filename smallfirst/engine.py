@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
+from smallfirst.asking import asker
 from smallfirst.cache import ResponseCache
 from smallfirst.cache.hook import CacheHook
 from smallfirst.cache.replay import collected
@@ -25,7 +26,7 @@ from smallfirst.core.errors import (
     UpstreamBadRequestError,
     UpstreamError,
 )
-from smallfirst.core.protocols import AnswerCheck, Ask, Backend, Policy, Router, Store
+from smallfirst.core.protocols import AnswerCheck, Backend, Policy, Router, Store
 from smallfirst.core.suggest import hint_for
 from smallfirst.core.tiers import Endpoint, Tier
 from smallfirst.core.types import (
@@ -291,7 +292,7 @@ class Engine:
             answer_ms = (time.perf_counter() - t) * 1000.0
             rejected = None
             if checker is not None:  # extra calls made by the check are attempts too, logged before this one
-                rejected = await checker.check(sent, sig, resp, step.tier.name, self._ask(ctx, plan, i, step))
+                rejected = await checker.check(sent, sig, resp, step.tier.name, asker(self._cross, ctx, plan, i, step))
             ctx.attempts.append(Attempt(step.tier.name, backend.model, backend.name, rejected or "ok", answer_ms,
                                         step.endpoint.cost(resp.usage), resp.usage, step.endpoint.location))
             if rejected is not None and checker is not None:
@@ -307,36 +308,6 @@ class Engine:
             return (checker.restore(request, resp) if checker else resp), decision(ctx, step)
         assert last is not None  # plan.steps is never empty
         raise last
-
-    def _ask(self, ctx: RequestContext, plan: Plan, i: int, step: Step) -> Ask:
-        """The check's way to get more answers: this step's endpoint again, or the next tier's first."""
-
-        async def ask(request: ChatRequest, *, purpose: str, higher: bool = False) -> ChatResponse | None:
-            target = step
-            if higher:
-                j = next((k for k in range(i + 1, len(plan.steps)) if plan.steps[k].tier.name != step.tier.name),
-                         None)
-                if j is None:
-                    return None
-                target = plan.steps[j]
-            b = target.endpoint.backend
-            try:
-                await self._cross(request, ctx, target)
-            except BoundaryHeld as held:
-                ctx.reason += f"; {purpose} call withheld ({held.reason})"
-                return None
-            t = time.perf_counter()
-            try:
-                resp = await b.complete(request)
-            except UpstreamError as err:
-                ctx.attempts.append(Attempt(target.tier.name, b.model, b.name, f"{purpose}:{err.code or 'error'}",
-                                            (time.perf_counter() - t) * 1000.0, location=target.endpoint.location))
-                return None
-            ctx.attempts.append(Attempt(target.tier.name, b.model, b.name, purpose, (time.perf_counter() - t) * 1000.0,
-                                        target.endpoint.cost(resp.usage), resp.usage, target.endpoint.location))
-            return resp
-
-        return ask
 
     def _next_tier(self, plan: Plan, ctx: RequestContext, i: int, step: Step) -> int | None:
         """After a rejected answer: index of the next tier's first step (escalation recorded), or None."""

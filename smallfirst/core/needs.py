@@ -12,14 +12,40 @@ routing need: an endpoint without them answers without them.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from smallfirst.core.types import Capabilities, ChatRequest
+from typing import Any, Protocol
 
 IMAGE_PARTS = frozenset({"image_url", "image", "input_image"})
+
+
+class Capabilities(Protocol):
+    """What :class:`Needs` reads of an endpoint's ``smallfirst.core.types.Capabilities`` (structural, so
+    this module does not import ``types``, which imports it)."""
+
+    @property
+    def images(self) -> bool: ...
+    @property
+    def tools(self) -> bool: ...
+    @property
+    def named_tools(self) -> bool: ...
+    @property
+    def choices(self) -> bool: ...
+    @property
+    def json_schema(self) -> bool: ...
+
+
+class ChatRequest(Protocol):
+    """What :func:`needs_of` reads of a ``smallfirst.core.types.ChatRequest``."""
+
+    @property
+    def body(self) -> Mapping[str, Any]: ...
+    @property
+    def messages(self) -> Sequence[Mapping[str, Any]]: ...
+    @property
+    def tools(self) -> Sequence[Any] | None: ...
+    @property
+    def response_format(self) -> Any: ...
 
 
 @dataclass(frozen=True, slots=True)

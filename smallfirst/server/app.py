@@ -16,7 +16,7 @@ from smallfirst.core.errors import MethodNotAllowedError, SmallfirstError
 from smallfirst.pipeline import Pipeline, build_pipeline
 from smallfirst.pipeline.embeddings import build_embeddings
 from smallfirst.resilience import metrics as resilience_metrics
-from smallfirst.server import admin_router, cache_metrics, runtime_metrics
+from smallfirst.server import admin_router, cache_metrics, count_tokens, runtime_metrics
 from smallfirst.server.admin import Admin, build_view
 from smallfirst.server.asgi import Handler, Receive, Scope, Send, send_json, send_openai_error
 from smallfirst.server.embeddings_handler import EmbeddingsHandler
@@ -26,7 +26,7 @@ from smallfirst.server.handler import WireHandler
 from smallfirst.server.metrics import Metrics
 from smallfirst.server.models import PREFIX as MODEL_PREFIX
 from smallfirst.server.models import Models, route_not_found
-from smallfirst.wire import anthropic_count, anthropic_messages, openai_chat, openai_completions, openai_embeddings
+from smallfirst.wire import anthropic_messages, openai_chat, openai_completions, openai_embeddings
 from smallfirst.wire.aliased import with_aliases
 from smallfirst.wire.openai_responses import PATH as RESPONSES_PATH
 from smallfirst.wire.openai_responses import build as build_responses
@@ -65,7 +65,7 @@ class Gateway:
             ("POST", RESPONSES_PATH): self.responses,  # OpenAI Responses API, same request path
             ("POST", openai_embeddings.PATH): self.embeddings,  # the embeddings route (built-in local model by default)
             ("POST", openai_completions.PATH): self.completions,  # legacy text completions, via the chat template
-            ("POST", anthropic_count.PATH): anthropic_count.CountTokens(pipeline.tiers, self.access, max_body, resolve),
+            ("POST", count_tokens.PATH): count_tokens.CountTokens(pipeline.tiers, self.access, max_body, resolve),
             ("GET", "/v1/models"): self.access.guard(self.models.list, send_openai_error),
             ("GET", "/healthz"): self.healthz,
             ("POST", FEEDBACK_PATH): FeedbackHandler(pipeline.store, self.access, max_body=max_body,

@@ -9,7 +9,7 @@ from smallfirst.config.schema import EndpointConfig
 from smallfirst.core.errors import BadRequestError, ModelNotFoundError
 from smallfirst.core.tiers import Endpoint, Tier
 from smallfirst.core.types import FREE
-from smallfirst.wire.anthropic_count import endpoint_for, estimate, to_chat_request
+from smallfirst.server.count_tokens import endpoint_for, estimate, to_chat_request
 
 
 def tier(name: str, model: str) -> Tier:
