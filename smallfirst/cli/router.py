@@ -23,6 +23,12 @@ TiersOpt = Annotated[str | None, typer.Option(
 DataDirOpt = Annotated[str | None, typer.Option(
     "--data-dir", help="routellm:…: folder of RouteLLM's tidy outcomes.jsonl (default $SMALLFIRST_ROUTELLM_DIR; "
     "not shipped — examples/outcomes.jsonl is a bundled sample of it)")]
+ModelPerTierOpt = Annotated[str | None, typer.Option(
+    "--model-per-tier", help="the model each tier stands for when a tier holds several, e.g. "
+    "local=mixtral-8x7b,frontier=gpt-4 (exact id or a unique part of one; tier=* averages them); a tier with "
+    "several models and no choice is refused")]
+TierCostsOpt = Annotated[str | None, typer.Option(
+    "--tier-costs", help="cost per call by tier, e.g. local=0,frontier=1 (default: file costs or rank)")]
 SAMPLE = "examples/outcomes.jsonl"
 
 
@@ -41,41 +47,44 @@ def _split(s: str | None) -> list[str] | None:
     return [p.strip() for p in s.split(",") if p.strip()] if s else None
 
 
-def _tier_costs(spec: str | None) -> dict[str, float] | None:
-    if not spec:
-        return None
-    out: dict[str, float] = {}
-    for part in spec.split(","):
-        name, sep, val = part.partition("=")
-        try:
-            out[name.strip()] = float(val)
-        except ValueError:
-            raise BadRequestError(f"bad --tier-costs entry {part!r}", hint="use tier=cost pairs, "
-                                  "e.g. local=0,mid=0.2,frontier=1") from None
-        if not sep:
-            raise BadRequestError(f"bad --tier-costs entry {part!r}", hint="use tier=cost pairs")
-    return out
-
-
-def load_table(spec: str, tiers: str | None = None, tier_costs: str | None = None,
-               data_dir: str | None = None) -> Any:
-    from smallfirst.routing.outcomes import OutcomeTable, read_outcomes
+def load_rows(spec: str, tiers: str | None = None, data_dir: str | None = None,
+              model_per_tier: str | None = None) -> tuple[list[Any], tuple[str, ...] | None, dict[str, str]]:
+    """Outcome rows (one model per tier: ``--model-per-tier``, see :mod:`smallfirst.routing.table_options`),
+    the tier order to pivot them in (None: by cost / score), and the model each tier stands for."""
+    from smallfirst.routing.outcomes import read_outcomes
     from smallfirst.routing.routellm import load_routellm, parse_spec
+    from smallfirst.routing.table_options import AVERAGE, parse_model_map, select_models
 
     names = _split(tiers)
     benches = parse_spec(spec)
+    order: tuple[str, ...] | None = tuple(names) if names else None
     if benches is not None:
         pair = (names[0], names[1]) if names and len(names) == 2 else ("local", "frontier")
         if names and len(names) != 2:
             raise BadRequestError("RouteLLM data has two tiers", hint="pass --tiers weak_name,strong_name")
-        rows = load_routellm(benches, data_dir=data_dir, tiers=pair)
-        return OutcomeTable.from_rows(rows, tiers=pair, tier_costs=_tier_costs(tier_costs))
-    skipped: list[int] = []
-    rows = read_outcomes(spec, skipped)
-    if skipped:
-        typer.echo(f"skipped {len(skipped)} row(s) with a null score (not graded), e.g. line {skipped[0]}",
-                   err=True)
-    return OutcomeTable.from_rows(rows, tiers=names, tier_costs=_tier_costs(tier_costs))
+        rows: list[Any] = load_routellm(benches, data_dir=data_dir, tiers=pair)
+        order = pair
+    else:
+        skipped: list[int] = []
+        rows = read_outcomes(spec, skipped)
+        if skipped:
+            typer.echo(f"skipped {len(skipped)} row(s) with a null score (not graded), e.g. line {skipped[0]}",
+                       err=True)
+    rows, chosen = select_models(rows, parse_model_map(model_per_tier), order)
+    for t, m in chosen.items():
+        if m == AVERAGE:
+            typer.echo(f"tier {t!r}: averaging every model's score per prompt (--model-per-tier {t}=*)", err=True)
+    return rows, order, chosen
+
+
+def load_table(spec: str, tiers: str | None = None, tier_costs: str | None = None,
+               data_dir: str | None = None, model_per_tier: str | None = None) -> Any:
+    from smallfirst.routing.outcomes import OutcomeTable
+    from smallfirst.routing.table_options import parse_tier_costs
+
+    rows, order, chosen = load_rows(spec, tiers, data_dir, model_per_tier)
+    table = OutcomeTable.from_rows(rows, tiers=order, tier_costs=parse_tier_costs(tier_costs))
+    return dataclasses.replace(table, meta={**table.meta, "models": chosen})
 
 
 def _progress() -> Steps:
@@ -111,6 +120,10 @@ def train(
                            ] = 20,
     config: Annotated[Path | None, typer.Option("--config", "-c", help="--from-log: smallfirst.toml (tier order, "
                       "the log)")] = None,
+    tier_costs: Annotated[str | None, typer.Option(
+        "--tier-costs", help="cost per call by tier, e.g. local=0,frontier=1, stored in the artifact so "
+        "calibrate --quality minimises it (default: file costs or rank)")] = None,
+    model_per_tier: ModelPerTierOpt = None,
 ) -> None:
     """Train a learned router on outcomes (a file, or the request log with --from-log) → a versioned artifact
     (npz, no pickled code)."""
@@ -132,13 +145,15 @@ def train(
                               "train --help'")
     if from_log:
         from smallfirst.cli.router_from_log import table_from_log
+        from smallfirst.routing.table_options import parse_tier_costs, with_tier_costs
 
         table, where = table_from_log(config, log, since, _split(tiers), min_prompts)
+        table = with_tier_costs(table, parse_tier_costs(tier_costs))
         source = f"request log ({log or 'config'}, since {since or '30d'})"
         typer.echo(where)
     else:
         assert outcomes is not None
-        table, source = load_table(outcomes, tiers, None, data_dir), outcomes
+        table, source = load_table(outcomes, tiers, tier_costs, data_dir, model_per_tier), outcomes
         need_two_tiers(table, outcomes, "train")
     from smallfirst.routing.embedding import FEATURES, uses_embedding
 
@@ -154,7 +169,10 @@ def train(
                        embed_progress=None if t0 is None else (lambda k: prog.advance(t0, k)))
         t2 = prog.add("fitting", min(folds, len(set(table.groups.tolist()))) + 1)
         model = fit(table, spec, fm=fm, featurizer=feat, progress=lambda k: prog.advance(t2, k))
-    model = dataclasses.replace(model, meta={**model.meta, "source": source})
+    from smallfirst.routing.table_options import parse_tier_costs
+
+    model = dataclasses.replace(model, meta={**model.meta, "source": source, "models": table.meta.get("models", {}),
+                                             "tier_costs": parse_tier_costs(tier_costs)})
     path = model.save(out)
     con = Console()
     con.print(f"trained [bold]{model.meta['kind']}[/] router (C={model.meta['c']}, features {model.features}) "
@@ -186,6 +204,7 @@ def calibrate(
         "--outcomes", help="held-out outcomes to calibrate on (default: the artifact's out-of-fold scores)")] = None,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="thresholds JSON path")] = None,
     data_dir: DataDirOpt = None,
+    model_per_tier: ModelPerTierOpt = None,
 ) -> None:
     """Thresholds for a target tier mix or a quality target → <artifact>.thresholds.json."""
     import numpy as np
@@ -201,7 +220,11 @@ def calibrate(
     model = LinearRouterModel.load(artifact)
     tiers = model.tiers
     if outcomes is not None:
-        table = load_table(outcomes, ",".join(tiers), None, data_dir)
+        from smallfirst.routing.table_options import costs_spec
+
+        # costs in the units the artifact was trained with (its --tier-costs), else the file's
+        table = load_table(outcomes, ",".join(tiers), costs_spec(model.meta.get("tier_costs")), data_dir,
+                           model_per_tier)
         feat = model.featurizer
         good = np.array([model.probs(p, feat.prompt_signals(p, t)) for p, t in zip(table.prompts, table.tasks,
                                                                                       strict=True)])
@@ -249,12 +272,18 @@ def bench(
     c: Annotated[float | None, typer.Option(
         "--c", help="inverse regularisation strength (default: inner CV per fold)")] = None,
     tiers: TiersOpt = None,
-    tier_costs: Annotated[str | None, typer.Option(
-        "--tier-costs", help="cost per call by tier, e.g. local=0,frontier=1 (default: file costs or rank)")] = None,
+    tier_costs: TierCostsOpt = None,
     out_dir: Annotated[Path, typer.Option("--out-dir", help="where the JSON summary and PNG go")] = Path("."),
     data_dir: DataDirOpt = None,
     json_out: Annotated[bool, typer.Option("--json", help="print the summary JSON to stdout instead of the table")
                         ] = False,
+    model_per_tier: ModelPerTierOpt = None,
+    target_mix: Annotated[str | None, typer.Option(
+        "--target-mix", help="also report the realised mix, cost and quality at thresholds calibrated on the "
+        "training folds for this mix, e.g. local=0.7,frontier=0.3")] = None,
+    no_cross_domain: Annotated[bool, typer.Option(
+        "--no-cross-domain", help="skip the leave-one-domain-out figures (on by default when the outcomes span "
+        "several datasets or tasks)")] = False,
 ) -> None:
     """Cross-validated cost-quality benchmark vs random, always-one-tier and oracle → JSON + PNG."""
     from smallfirst.routing.benchmark import run_bench
@@ -263,9 +292,15 @@ def bench(
     if folds < 2 or seeds < 1:
         raise BadRequestError("--folds must be ≥ 2 and --seeds ≥ 1", hint="e.g. --folds 5 --seeds 3")
     names = _split(routers) or []
-    table = load_table(outcomes, tiers, tier_costs, data_dir)
+    table = load_table(outcomes, tiers, tier_costs, data_dir, model_per_tier)
     need_two_tiers(table, outcomes, "bench")
     label = _label(outcomes)
+    from smallfirst.routing.bench_cross import domain_labels, held_out_domains
+    from smallfirst.routing.calibrate import parse_mix
+
+    mix = parse_mix(target_mix, table.tiers) if target_mix else None
+    found = None if no_cross_domain else domain_labels(table)
+    n_domains = len(held_out_domains(found[1])) if found else 0
     from smallfirst.routing.candidates import EMBED_CANDIDATES
 
     with _progress() as prog:
@@ -274,10 +309,11 @@ def bench(
 
             t0 = prog.add("embeddings (cached)", len(table))
             embed_texts(table.prompts, progress=lambda k: prog.advance(t0, k))
-        task = prog.add(f"bench {label}", len(names) * folds * seeds)
+        task = prog.add(f"bench {label}", len(names) * (folds * seeds + n_domains))
         try:
             result = run_bench(table, names, folds=folds, seeds=range(seeds), kind=kind, c=c,
-                               progress=lambda k: prog.advance(task, k), label=label)
+                               progress=lambda k: prog.advance(task, k), label=label, target_mix=mix,
+                               cross_domain=not no_cross_domain)
         except ValueError as err:
             raise BadRequestError(str(err), hint="see `smallfirst router bench --help`") from None
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -291,3 +327,8 @@ def bench(
 
         print_summary(result.summary)
     typer.echo(f"written: {jpath}, {ppath}", err=json_out)
+
+
+from smallfirst.cli.router_eval import eval_command  # noqa: E402  (its body imports this module lazily)
+
+app.command("eval")(eval_command)

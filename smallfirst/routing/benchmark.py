@@ -22,6 +22,7 @@ import numpy as np
 
 from smallfirst.routing import metrics as M
 from smallfirst.routing.bench_curves import figures, null_band, outside
+from smallfirst.routing.bench_thresholds import HeldOut, fold_scores, realised
 from smallfirst.routing.calibrate import choose_tiers
 from smallfirst.routing.candidates import CANDIDATES, BenchContext
 from smallfirst.routing.model import F64
@@ -31,6 +32,12 @@ from smallfirst.routing.train import grouped_folds
 Progress = Callable[[int], None]
 TWO_TIER_KEYS = ("apgr", "apgr_11", "cpt50", "cpt80", "c_at_95")
 POOLED_KEYS = ("apgr", "cpt50", "cpt80", "c_at_95")
+THRESHOLD_VIEWS = {
+    "held_out": "routers.*.held_out: thresholds calibrated on the training folds only, applied to the test fold "
+                "(what a user gets; the headline)",
+    "sweep": "apgr, cpt*, c_at_95, aiq, cost_*, q_at_*: oracle-threshold view — each point's thresholds are "
+             "picked on the test data itself (optimistic; compare with null_band)",
+}
 
 
 @dataclass
@@ -80,8 +87,11 @@ def oracle_points(scores: F64, costs: F64, grid: int = 200) -> tuple[F64, F64]:
 
 def run_bench(table: OutcomeTable, candidates: Sequence[str], folds: int = 5, seeds: Sequence[int] = (0,),
               kind: str = "auto", c: float | None = None, progress: Progress | None = None,
-              label: str = "") -> BenchResult:
-    """Benchmark the named candidate routers plus random, oracle and always-one-tier baselines."""
+              label: str = "", target_mix: Sequence[float] | None = None, held_out: bool = True,
+              cross_domain: bool = True) -> BenchResult:
+    """Benchmark the named candidate routers plus random, oracle and always-one-tier baselines; with
+    ``held_out``, also at thresholds calibrated on the training folds only (:mod:`.bench_thresholds`), and
+    with ``cross_domain``, leave-one-domain-out (:mod:`.bench_cross`) when the table holds several."""
     unknown = [s for s in candidates if s not in CANDIDATES]
     if unknown:
         raise ValueError(f"unknown router(s) {', '.join(unknown)}; choose from {', '.join(CANDIDATES)}")
@@ -95,6 +105,7 @@ def run_bench(table: OutcomeTable, candidates: Sequence[str], folds: int = 5, se
     pooled: dict[str, dict[str, list[float | None]]] = {}
     oofs: list[dict[str, F64]] = []  # pooled out-of-fold scores, one dict per seed
     two = k == 2
+    ho = HeldOut(table.tiers, target_mix) if held_out else None
     w_all, s_all = table.scores[:, 0], table.scores[:, -1]
     for seed in seeds:
         fid = grouped_folds(table.groups, folds, seed)
@@ -106,12 +117,16 @@ def run_bench(table: OutcomeTable, candidates: Sequence[str], folds: int = 5, se
                 continue
             w, s = table.scores[te, 0], table.scores[te, -1]
             for name in candidates:
-                g = CANDIDATES[name](ctx, tr, te)
+                g, g_tr = fold_scores(name, ctx, tr, te, ho.inner_folds if ho else 0, seed)
+                if ho is not None and g_tr is not None:
+                    ho.add(name, seed, realised(g_tr, g, tr, te, table.scores, table.costs, ho.mix, ho.share))
                 oof[name][te] = g
                 if two:
                     fold_m[name].append(_fold_metrics(-g[:, 0], w, s))
                 if progress is not None:
                     progress(1)
+            if ho is not None:
+                ho.add_null(seed, tr, te, table.scores, table.costs)
             if two:
                 cr, qr = M.random_curve(w, s)
                 fold_m["random"].append(M.two_tier_summary(cr, qr, float(w.mean()), float(s.mean())))
@@ -131,7 +146,19 @@ def run_bench(table: OutcomeTable, candidates: Sequence[str], folds: int = 5, se
                 ps[f"{key}_pooled"].append(summ[key])
             ps["auc_pooled"].append(M.roc_auc(route, y_strong))
         oofs.append(dict(oof))
-    return _assemble(table, candidates, per, pooled, oofs, folds, seeds, ctx.kind, label)
+    result = _assemble(table, candidates, per, pooled, oofs, folds, seeds, ctx.kind, label)
+    result.summary["threshold_views"] = THRESHOLD_VIEWS
+    if ho is not None:
+        for name in candidates:
+            result.summary["routers"][name]["held_out"] = ho.summary(name)
+        result.summary["held_out"] = ho.describe()
+        result.summary["best_held_out"] = min(
+            candidates, key=lambda nm: result.summary["routers"][nm]["held_out"]["q95"].get("cost_share") or 1e9)
+    if cross_domain:
+        from smallfirst.routing.bench_cross import cross_domain_figures
+
+        result.summary["cross_domain"] = cross_domain_figures(ctx, candidates, target_mix, progress)
+    return result
 
 
 def _assemble(table: OutcomeTable, candidates: Sequence[str], per: dict[str, dict[str, list[float | None]]],

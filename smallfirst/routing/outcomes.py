@@ -171,6 +171,7 @@ class OutcomeTable:
     cost_unit: str = "usd"
     dropped: int = 0
     meta: Mapping[str, Any] = field(default_factory=dict)
+    datasets: tuple[str | None, ...] = ()  # per prompt, where it came from (``dataset``); () when unknown
 
     def __len__(self) -> int:
         return len(self.prompt_ids)
@@ -181,6 +182,7 @@ class OutcomeTable:
             prompt_ids=tuple(self.prompt_ids[i] for i in ii), prompts=tuple(self.prompts[i] for i in ii),
             tasks=tuple(self.tasks[i] for i in ii), tiers=self.tiers, scores=self.scores[idx],
             costs=self.costs[idx], groups=self.groups[idx], cost_unit=self.cost_unit, meta=self.meta,
+            datasets=tuple(self.datasets[i] for i in ii) if self.datasets else (),
         )
 
     @classmethod
@@ -241,4 +243,4 @@ class OutcomeTable:
         unit = "usd" if (tier_costs is None and have_cost) else ("given" if tier_costs else "tier-rank")
         return cls(prompt_ids=tuple(complete), prompts=prompts, tasks=tuple(first[p].task for p in complete),
                    tiers=order, scores=scores, costs=costs, groups=groups, cost_unit=unit,
-                   dropped=len(units) - n)
+                   dropped=len(units) - n, datasets=tuple(first[p].dataset for p in complete))
