@@ -57,6 +57,10 @@ def build() -> typer.Typer:
     app.command("plan")(plan_cli.plan)
     app.command("eval")(eval_cli.eval_command)
     app.add_typer(catalog_cli.app, name="catalog")
+    from smallfirst.cli.router_retrain import retrain as router_retrain
+
+    if "retrain" not in {c.name for c in router_cli.app.registered_commands}:  # build() may run more than once
+        router_cli.app.command("retrain")(router_retrain)  # train on the log, gate on recent traffic, promote
     app.add_typer(router_cli.app, name="router")
     app.add_typer(cascade_cli.app, name="cascade")
     app.add_typer(cache_cli.app, name="cache")
