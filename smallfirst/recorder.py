@@ -6,6 +6,9 @@ Text is kept only with ``log.store_prompts`` and never for a sensitive request; 
 read from the planned request when the handler did not give one. An attempt that reached a masking
 endpoint (``Endpoint.masks``, see smallfirst.policy.redacting) carries the entity types and counts it
 masked — never the text.
+
+An attempt on an endpoint priced as own hardware (``Endpoint.local_rate``, smallfirst.core.local_cost)
+carries its local cost, summed into the row's ``local_cost_usd``; ``cost_usd`` stays API spend only.
 """
 
 from __future__ import annotations
@@ -30,6 +33,8 @@ class Recorder:
         self.learning = [p for p in policies if type(p).served is not Policy.served]  # told what was served
         self.store_prompts = store_prompts
         self._endpoints = endpoints
+        # endpoints priced as own hardware (smallfirst.core.local_cost): their attempts carry a local cost
+        self._local = {k: ep.local_rate for k, ep in endpoints.items() if ep.local_rate is not None}
 
     def record(self, ctx: RequestContext, *, status: int, error: SmallfirstError | None = None,
                decision: Decision | None = None, usage: Usage | None = None, response_text: str | None = None
@@ -46,16 +51,21 @@ class Recorder:
             prompt = ctx.prompt_text if ctx.prompt_text is not None else (
                 ctx.request.text() if ctx.request is not None else None)
         u = usage or Usage()
+        attempts = self.logged_attempts(ctx)
+        local = 0.0
+        if self._local and attempts:
+            attempts, local = self.priced(attempts)
         row = RequestRecord(
             request_id=ctx.request_id, ts=ctx.ts, requested_model=ctx.requested_model,
             tier=decision.tier if decision else None, model=decision.model if decision else None,
             endpoint=decision.endpoint if decision else None, status=status,
             error_code=error.code if error else None, reason=ctx.reason or (error.message if error else ""),
-            escalations=tuple(ctx.escalations), attempts=self.logged_attempts(ctx), prompt_tokens=u.prompt_tokens,
+            escalations=tuple(ctx.escalations), attempts=attempts, prompt_tokens=u.prompt_tokens,
             completion_tokens=u.completion_tokens, cost_usd=sum(a.cost_usd for a in ctx.attempts),
             latency_ms=ctx.elapsed_ms(), ttft_ms=ctx.ttft_ms, stream=ctx.stream,
             task_type=sig.task_type if sig else None, sensitive=tuple(sensitive), sensitive_entities=found,
             prompt_text=prompt, response_text=response_text if keep_text else None, api_key_id=ctx.api_key_id,
+            local_cost_usd=local,
         )
         self.store.record(row)
         for observe in self.observers:
@@ -63,6 +73,22 @@ class Recorder:
         if status == 200 and decision is not None and ctx.request is not None:
             for policy in self.learning:
                 policy.served(ctx.request, decision.tier, response_text or "")
+
+    def priced(self, attempts: tuple[Attempt, ...]) -> tuple[tuple[Attempt, ...], float]:
+        """Attempts on endpoints priced as own hardware with their local cost, and its sum (API spend,
+        ``cost_usd``, is left as it is)."""
+        rates = self._local
+        out: list[Attempt] = []
+        total = 0.0
+        for a in attempts:
+            rate = rates.get((a.tier, a.endpoint))
+            if rate is not None:
+                c = rate.cost(a.usage, a.latency_ms)
+                if c:
+                    a = replace(a, local_cost_usd=c)
+                    total += c
+            out.append(a)
+        return tuple(out), total
 
     def logged_attempts(self, ctx: RequestContext) -> tuple[Attempt, ...]:
         """The attempts as logged, masked ones with what was masked (types and counts)."""

@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from smallfirst.config.cache import CacheConfig
 from smallfirst.config.cascade import CascadeConfig
+from smallfirst.config.local_cost import CostsConfig, LocalCostConfig
 from smallfirst.config.location import check_name, resolve_location
 
 DEFAULT_TIER_NAMES = ("local", "mid", "frontier")
@@ -85,6 +86,8 @@ class EndpointConfig(Strict):
                                          "after a request (\"10m\", \"-1\" = until Ollama stops, 0 = unload at "
                                          "once), sent on /api/chat; default from warm")
     warm: Literal["keep", "free"] | None = Field(default=None, description="this endpoint's [routing] warm")
+    local_cost: LocalCostConfig | None = Field(default=None, description="this endpoint's own hardware and "
+                                               "energy figures, over [costs.local] (config/local_cost.py)")
 
     @field_validator("api_key_env")
     @classmethod
@@ -320,6 +323,7 @@ class Settings(Strict):
     cascade: CascadeConfig = CascadeConfig()
     cache: CacheConfig = CacheConfig()
     access: AccessConfig = AccessConfig()
+    costs: CostsConfig = CostsConfig()
     tiers: list[TierConfig] = Field(
         default_factory=lambda: [TierConfig(name="local", endpoints=[EndpointConfig(backend="embedded",
                                                                                     model="smollm2-135m")])]

@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from smallfirst.core.local_cost import LocalRate
 from smallfirst.core.protocols import Backend
 from smallfirst.core.types import Capabilities, ChatRequest, Price, Usage
 
@@ -29,6 +30,8 @@ class Endpoint:
     overrides: Mapping[str, Any] = field(default_factory=dict)
     # what the runtime reports (smallfirst.runtime: context window, tools, vision), applied before overrides
     learned: Callable[[Capabilities], Capabilities] | None = None
+    # what an answer costs on this hardware (smallfirst.core.local_cost), logged apart from API spend; None: none
+    local_rate: LocalRate | None = None
 
     @property
     def capabilities(self) -> Capabilities:

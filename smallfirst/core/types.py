@@ -243,6 +243,8 @@ class Attempt:
     location: str = ""  # where the endpoint sends data ("local", "eu", "remote" …); "" in rows logged before
     # sent masked (smallfirst.policy.redacting): (entity type, distinct values masked); None = sent as is
     redacted: tuple[tuple[str, int], ...] | None = None
+    # own hardware's amortised price + energy for this attempt (smallfirst.core.local_cost); never in cost_usd
+    local_cost_usd: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -272,6 +274,7 @@ class RequestRecord:
     response_text: str | None = None
     api_key_id: str | None = None
     sensitive_entities: tuple[tuple[str, int], ...] = ()  # (entity type, count); never the matched text
+    local_cost_usd: float = 0.0  # the attempts' local (own hardware) cost; cost_usd is API spend only
 
 
 @dataclass(frozen=True, slots=True)

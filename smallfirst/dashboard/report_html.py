@@ -63,12 +63,12 @@ def plot_cost(ax: Axes, o: Mapping[str, Any]) -> None:
     a = b = 0.0
     for p in o["series"]:  # flat until the bucket, its cost added by its end
         pts.append((max(p["t"], rg["since_ts"]), a, b))
-        a += p["cost_usd"]
+        a += p["cost_usd"] + p.get("local_cost_usd", 0.0)  # API spend + own hardware
         b += p["baseline_cost_usd"] or 0.0
         pts.append((min(p["t"] + rg["bucket_s"], rg["until_ts"]), a, b))
     pts.append((rg["until_ts"], a, b))
     xs = [_x(p[0]) for p in pts]
-    ax.plot(xs, [p[1] for p in pts], color=COLORS[0], label="actual")
+    ax.plot(xs, [p[1] for p in pts], color=COLORS[0], label="actual (API + local hardware)")
     if o["cost"]["baseline"]:
         ax.plot(xs, [p[2] for p in pts], color="#8a93a6", linestyle="--",
                 label=f"all-frontier ({o['cost']['baseline']['model']})")
@@ -151,12 +151,22 @@ def kpis(o: Mapping[str, Any]) -> list[tuple[str, str]]:
     return [
         ("Requests", f"{t['requests']:,} ({t['served']:,} answered, {t['errors']:,} errors)"),
         ("Local share", f"{100 * local:.1f} % (target {100 * target:.1f} %)"),
-        ("Cost", f"${c['actual_usd']:.4f}"),
+        ("API spend", f"${c['actual_usd']:.4f}"),
+        ("Local cost (own hardware)", f"${c['local_usd']:.4f}{local_basis_text(c['local_basis'])}"),
         ("All-frontier baseline", base),
-        ("Saved", f"${c['savings_usd']:.4f} ({c['savings_pct']:.1f} %)" if c["savings_pct"] is not None else "–"),
+        ("Saved", f"${c['savings_usd']:.4f} ({c['savings_pct']:.1f} %), after API spend and local cost"
+         if c["savings_pct"] is not None else "–"),
         ("Escalated", f"{t['escalated']:,} ({100 * t['escalation_rate']:.1f} % of answered)"),
         ("Residency", f"{r['left_host']:,} of {r['sensitive_requests']:,} sensitive requests left this host"),
     ]
+
+
+def local_basis_text(basis: list[Mapping[str, Any]]) -> str:
+    """How local answers are priced, e.g. " (local: $1600 over 2 y at 100 % use + 450 W at $0.3/kWh)"."""
+    parts = [f"{b['tier']}: ${b['hardware_usd']:g} over {b['lifetime_years']:g} y at {100 * b['utilisation']:g} % "
+             f"use + {b['watts']:g} W at ${b['usd_per_kwh']:g}/kWh = ${b['usd_per_hour']:.4f}/h"
+             for b in basis]
+    return f" ({'; '.join(parts)})" if parts else ""
 
 
 def ms(x: float | None) -> str:
@@ -165,11 +175,13 @@ def ms(x: float | None) -> str:
 
 def tier_rows(o: Mapping[str, Any]) -> list[list[Any]]:
     return [[t["name"] + (" (on host)" if t["local"] else ""), f"{t['requests']:,}", f"{100 * t['share']:.1f} %",
-             f"{100 * t['target']:.1f} %", f"{t['errors']:,}", f"${t['cost_usd']:.4f}", ms(t["latency_p50_ms"]),
+             f"{100 * t['target']:.1f} %", f"{t['errors']:,}", f"${t['cost_usd']:.4f}",
+             f"${t.get('local_cost_usd', 0.0):.4f}", ms(t["latency_p50_ms"]),
              ms(t["latency_p95_ms"]), ms(t["ttft_p50_ms"])] for t in o["tiers"]]
 
 
-TIER_HEAD = ["tier", "answered", "share", "target", "errors", "cost", "p50 ms", "p95 ms", "TTFT p50 ms"]
+TIER_HEAD = ["tier", "answered", "share", "target", "errors", "API cost", "local cost", "p50 ms", "p95 ms",
+             "TTFT p50 ms"]
 
 _CSS = """body{font:14px/1.45 system-ui,sans-serif;margin:24px auto;max-width:1100px;color:#1d2330;padding:0 16px}
 h1{font-size:22px}h2{font-size:15px;margin-top:28px;color:#4a5263}table{border-collapse:collapse;width:100%}

@@ -25,6 +25,7 @@ from smallfirst.store.rollup import (
     DIM_ESCALATED,
     DIM_ESCALATION,
     DIM_LATENCY,
+    DIM_LOCAL_COST,
     DIM_MODEL,
     DIM_SENSITIVE,
     DIM_SENSITIVE_REQ,
@@ -43,6 +44,8 @@ DEFAULT_RANGE_S = 24 * 3600
 # multiples of the rollup resolutions (60 s, 10 min, 1 h), so each series cell falls inside one bucket
 BUCKETS = (60, 300, 600, 1800, 3600, 3 * 3600, 6 * 3600, 12 * 3600, 86400, 7 * 86400)
 MAX_POINTS = 150
+LOCAL_COST_NOTE = ("cost_usd is API spend; local_cost_usd is what answers cost on own hardware (amortised price + "
+                   "energy, cost.local_basis); savings subtract both")
 PERCENTILE_NOTE = "latency percentiles come from a log-spaced histogram: within ±4.4 % of the exact value"
 
 
@@ -58,6 +61,8 @@ class View:
     local: frozenset[str]
     target: Mapping[str, float]
     baseline: Baseline | None
+    # the figures that price each endpoint on own hardware: {"tier", "endpoint", **LocalRate.as_dict()}
+    local_basis: tuple[Mapping[str, Any], ...] = ()
 
 
 # ---- context from settings -------------------------------------------------------------------------
@@ -114,8 +119,10 @@ def baseline_for(settings: Settings, model: str | None = None) -> Baseline | Non
 
 
 def view_from_settings(settings: Settings, baseline_model: str | None = None) -> View:
+    from smallfirst.pipeline.local_cost import basis
+
     return View(settings.tier_names, frozenset(t.name for t in settings.tiers if t.is_local),
-                target_mix(settings), baseline_for(settings, baseline_model))
+                target_mix(settings), baseline_for(settings, baseline_model), basis(settings))
 
 
 # ---- time range ------------------------------------------------------------------------------------
@@ -215,8 +222,8 @@ def overview(summary: Mapping[str, Any], view: View) -> dict[str, Any]:
     names = list(view.tiers) + sorted({f[1] for f in summary["facets"] if f[1] and f[1] not in view.tiers})
     price = view.baseline.price if view.baseline else None
 
-    per_tier: dict[str, dict[str, Any]] = {n: {"requests": 0, "errors": 0, "cost_usd": 0.0, "prompt_tokens": 0,
-                                               "completion_tokens": 0} for n in names}
+    per_tier: dict[str, dict[str, Any]] = {n: {"requests": 0, "errors": 0, "cost_usd": 0.0, "local_cost_usd": 0.0,
+                                               "prompt_tokens": 0, "completion_tokens": 0} for n in names}
     status: dict[int, int] = defaultdict(int)
     requests = served = errors = prompt = completion = 0
     cost = 0.0
@@ -233,6 +240,11 @@ def overview(summary: Mapping[str, Any], view: View) -> dict[str, Any]:
             t["cost_usd"] += c
             t["prompt_tokens"] += p
             t["completion_tokens"] += o
+    local = 0.0  # own hardware + energy (the localcost cells), never part of cost (API spend); µUSD-sized: 12 places
+    for _, tier, _key, _n, c, *_ in facets[DIM_LOCAL_COST]:
+        local += c
+        if tier:
+            per_tier[tier]["local_cost_usd"] += c
 
     lat: dict[str, dict[int, int]] = defaultdict(dict)
     ttft: dict[str, dict[int, int]] = defaultdict(dict)
@@ -244,6 +256,7 @@ def overview(summary: Mapping[str, Any], view: View) -> dict[str, Any]:
         t = per_tier[name]
         tiers_out.append({
             "name": name, "local": name in view.local, **t, "cost_usd": round(t["cost_usd"], 8),
+            "local_cost_usd": round(t["local_cost_usd"], 12),
             "share": round(t["requests"] / served, 6) if served else 0.0, "target": view.target.get(name, 0.0),
             "latency_p50_ms": percentile(lat[name], 0.50), "latency_p95_ms": percentile(lat[name], 0.95),
             "ttft_p50_ms": percentile(ttft[name], 0.50), "ttft_p95_ms": percentile(ttft[name], 0.95),
@@ -260,10 +273,12 @@ def overview(summary: Mapping[str, Any], view: View) -> dict[str, Any]:
         pt["cost_usd"] += c
         pt["prompt_tokens"] += p
         pt["completion_tokens"] += o
+    local_by_t = {int(ts): float(c) for ts, c in summary.get("local_series", ())}  # absent from plugin stores
     points = []
     for ts in sorted(series):
         pt = series.pop(ts)
         pt["cost_usd"] = round(pt["cost_usd"], 8)
+        pt["local_cost_usd"] = round(local_by_t.get(ts, 0.0), 12)
         pt["baseline_cost_usd"] = _cost(price, pt.pop("prompt_tokens"), pt.pop("completion_tokens"))
         points.append(pt)
 
@@ -300,15 +315,21 @@ def overview(summary: Mapping[str, Any], view: View) -> dict[str, Any]:
         "range": {"since": _iso(summary["since"]), "until": _iso(summary["until"]), "since_ts": summary["since"],
                   "until_ts": summary["until"], "bucket_s": summary["bucket_s"]},
         "totals": {"requests": requests, "served": served, "errors": errors, "cost_usd": round(cost, 8),
+                   "local_cost_usd": round(local, 12),
                    "prompt_tokens": prompt, "completion_tokens": completion, "escalated": escalated,
                    "escalation_rate": round(escalated / served, 6) if served else 0.0},
         "target_mix": dict(view.target),
         "mix": {t["name"]: t["share"] for t in tiers_out},
         "tiers": tiers_out,
         "series": points,
-        "cost": {"actual_usd": round(cost, 8), "baseline_usd": baseline_cost,
-                 "savings_usd": round(baseline_cost - cost, 8) if baseline_cost is not None else None,
-                 "savings_pct": round(100 * (baseline_cost - cost) / baseline_cost, 3) if baseline_cost else None,
+        "cost": {"actual_usd": round(cost, 8), "api_usd": round(cost, 8), "local_usd": round(local, 12),
+                 "total_usd": round(cost + local, 8), "baseline_usd": baseline_cost,
+                 # savings subtract both what the APIs billed and what the local answers cost on own hardware
+                 "savings_usd": round(baseline_cost - cost - local, 8) if baseline_cost is not None else None,
+                 "savings_pct": (round(100 * (baseline_cost - cost - local) / baseline_cost, 3) if baseline_cost
+                                 else None),
+                 "savings_ignoring_local_usd": round(baseline_cost - cost, 8) if baseline_cost is not None else None,
+                 "local_basis": [dict(b) for b in view.local_basis],
                  "baseline": ({"model": view.baseline.model, "input_per_mtok": price.input_per_mtok,
                                "output_per_mtok": price.output_per_mtok, "source": price.source}
                               if view.baseline and price else None)},
@@ -326,5 +347,6 @@ def overview(summary: Mapping[str, Any], view: View) -> dict[str, Any]:
                       "left_host_unredacted": egress[EGRESS_UNREDACTED],
                       "unverified": egress[EGRESS_UNVERIFIED],
                       "by_class": sorted(classes.values(), key=lambda d: -d["count"])},
-        "notes": [PERCENTILE_NOTE, "cost savings price every request's tokens at the baseline model"],
+        "notes": [PERCENTILE_NOTE, "cost savings price every request's tokens at the baseline model",
+                  LOCAL_COST_NOTE],
     }

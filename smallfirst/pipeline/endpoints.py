@@ -10,7 +10,8 @@ For each ``[[tiers.endpoints]]`` entry, from the inside out:
    sends the same masked request).
 
 The result is a frozen :class:`~smallfirst.core.tiers.Endpoint` carrying its price, location and (when
-it masks) what it masks; nothing replaces its backend later.
+it masks) what it masks, and — priced as own hardware — its local cost rate (pipeline/local_cost.py);
+nothing replaces its backend later.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from smallfirst.config.schema import EndpointConfig, Settings
 from smallfirst.core.protocols import Backend
 from smallfirst.core.tiers import Endpoint, Tier
 from smallfirst.core.types import FREE, Price
+from smallfirst.pipeline.local_cost import rate_for
 
 if TYPE_CHECKING:
     from smallfirst.policy.residency import ResidencyPolicy
@@ -66,15 +68,16 @@ def build_tiers(settings: Settings, masking: ResidencyPolicy | None = None,
             e = with_warm(e, settings)  # Ollama's keep_alive for the endpoint's warm mode
             backend = build_backend(e)
             learned = rts[(i, j)].capabilities if (i, j) in rts else None
+            rate = rate_for(settings, e)
             if masking is not None and where.location != "local":
                 from smallfirst.policy.redacting import RedactingBackend
 
                 redacting = RedactingBackend(backend, masking, t.name)
                 eps.append(Endpoint(redacting, price_of(e), where.on_host, where.location, redacting.redaction,
-                                    e.capabilities.fields(), learned))
+                                    e.capabilities.fields(), learned, rate))
             else:
                 eps.append(Endpoint(backend, price_of(e), where.on_host, where.location, None, e.capabilities.fields(),
-                                    learned))
+                                    learned, rate))
         watched = [rts.get((i, j)) for j in range(len(t.endpoints))]
         prefer = preference(watched) if t.strategy == "balanced" and any(watched) else None
         tiers.append(Tier(t.name, eps, t.strategy, prefer=prefer))

@@ -124,7 +124,8 @@ class Admin:
             since, until, bucket = time_range(q.get("since"), q.get("until"), q.get("bucket"))
             view = self.view
             if q.get("baseline"):
-                view = View(view.tiers, view.local, view.target, baseline_for(self.settings, q["baseline"]))
+                view = View(view.tiers, view.local, view.target, baseline_for(self.settings, q["baseline"]),
+                            view.local_basis)
             agg = await asyncio.to_thread(self.pipeline.store.summary, since=since, until=until, bucket_s=bucket)
         except SmallfirstError as err:
             await send_openai_error(send, err, "")
@@ -197,4 +198,7 @@ def build_view(settings: Settings, tiers: Sequence[Tier]) -> View:
     """Tiers and locality from the built tiers; target mix and baseline price from the settings."""
     names = tuple(t.name for t in tiers)
     target = target_mix(settings) if names == settings.tier_names else default_target(names)
-    return View(names, frozenset(t.name for t in tiers if t.is_local), target, baseline_for(settings))
+    from smallfirst.pipeline.local_cost import tiers_basis
+
+    return View(names, frozenset(t.name for t in tiers if t.is_local), target, baseline_for(settings),
+                tiers_basis(tiers))

@@ -21,6 +21,7 @@ from smallfirst.catalog import ApiPrice
 from smallfirst.config.loader import load, parse
 from smallfirst.config.schema import Settings
 from smallfirst.core.errors import BadRequestError
+from smallfirst.sizing import local_price
 from smallfirst.sizing.plan import Plan
 
 LocalBackend = Literal["ollama", "embedded"]
@@ -92,7 +93,9 @@ def config_document(p: Plan, *, local_backend: LocalBackend = "ollama", gguf: st
     mix = planned_mix(p, [t["name"] for t in tiers])
     if mix is not None:
         routing["target_mix"] = mix
-    return {"routing": routing, "tiers": tiers}
+    doc: dict[str, Any] = {"routing": routing, "tiers": tiers}
+    local_price.add_to(doc, p)  # [costs.local] and the local endpoint's speeds: what the plan's costs used
+    return doc
 
 
 def planned_mix(p: Plan, tiers: list[str]) -> dict[str, float] | None:
@@ -205,7 +208,7 @@ def write_config(path: str | Path, p: Plan, *, local_backend: LocalBackend = "ol
         raise BadRequestError(f"{target} already exists", hint="pass --force to overwrite it")
     doc = config_document(p, local_backend=local_backend, gguf=gguf, mid_upstream=mid_upstream,
                           frontier_upstream=frontier_upstream, bundled_fallback=serve_here)
-    parse(doc, str(target))  # the schema's verdict before anything touches the disk
+    checked = parse(doc, str(target))  # the schema's verdict before anything touches the disk
     commented = unset_keys(doc, environ) if serve_here else {}
     active = [t for i, t in enumerate(doc["tiers"]) if i not in commented]
     if not active:
@@ -214,5 +217,6 @@ def write_config(path: str | Path, p: Plan, *, local_backend: LocalBackend = "ol
     routing = {k: v for k, v in doc["routing"].items() if not (commented and k == "target_mix")}
     parse({**doc, "routing": routing, "tiers": active}, str(target))  # what serves as written
     served = doc["tiers"][0]["endpoints"][0] if doc["tiers"] and doc["tiers"][0]["name"] == "local" else None
-    target.write_text(to_toml(doc, header_lines(p, local_backend, served), commented), encoding="utf-8")
+    head = header_lines(p, local_backend, served) + local_price.header(checked, p)
+    target.write_text(to_toml(doc, head, commented), encoding="utf-8")
     return load(target)

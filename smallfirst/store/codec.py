@@ -27,6 +27,8 @@ def _attempt_json(a: Attempt) -> dict[str, Any]:
                          "location": a.location}
     if a.redacted is not None:
         d["redacted"] = dict(a.redacted)
+    if a.local_cost_usd:
+        d["local_cost_usd"] = a.local_cost_usd  # own hardware + energy (smallfirst.core.local_cost)
     return d
 
 
@@ -66,7 +68,7 @@ def from_row(row: tuple[Any, ...]) -> RequestRecord:
         Attempt(tier=a["tier"], model=a["model"], endpoint=a["endpoint"], outcome=a["outcome"],
                 latency_ms=a["latency_ms"], cost_usd=a["cost_usd"],
                 usage=Usage(a["prompt_tokens"], a["completion_tokens"]), location=a.get("location", ""),
-                redacted=_redacted_of(a.get("redacted")))
+                redacted=_redacted_of(a.get("redacted")), local_cost_usd=a.get("local_cost_usd", 0.0))
         for a in orjson.loads(d["attempts"])
     )
     sensitive, entities = _sensitive_of(d["sensitive"])
@@ -78,4 +80,5 @@ def from_row(row: tuple[Any, ...]) -> RequestRecord:
         latency_ms=d["latency_ms"], ttft_ms=d["ttft_ms"], stream=bool(d["stream"]), task_type=d["task_type"],
         sensitive=sensitive, prompt_text=d["prompt_text"], response_text=d["response_text"],
         api_key_id=d["api_key_id"], sensitive_entities=entities,
+        local_cost_usd=sum(a.local_cost_usd for a in attempts),  # rows logged before local costs: 0
     )

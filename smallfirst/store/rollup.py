@@ -11,6 +11,9 @@ The admin summary reads these instead of scanning the request log, so it costs t
   (escalated / sensitive);
 - ``tier`` is the tier that answered (``""`` when none did).
 
+The ``localcost`` cells sum each record's ``local_cost_usd`` (own hardware + energy) in their cost field;
+every other cell's cost is API spend (``cost_usd``).
+
 Each cell holds a count and sums of cost, tokens and latency. Increments are idempotent to
 combine (``n = n + excluded.n``), so several gateway replicas can share one database.
 """
@@ -36,6 +39,8 @@ DIM_SENSITIVE = "sens"  # key: data class; one per class per request
 DIM_SENSITIVE_REQ = "sensreq"  # key: the tiers it reached (attempts and answer, "a,b"); sensitive requests
 DIM_EGRESS = "egress"  # key: egress_of(record); sensitive requests (from logged locations, not today's config)
 DIM_ERROR = "err"  # key: "tier|endpoint|code" of a failed request (its last attempt; "||code" before routing)
+# key: ""; requests with a local (own hardware) cost, whose cost_usd sum here is that local cost, not API spend
+DIM_LOCAL_COST = "localcost"
 
 EGRESS_LOCAL = "local"  # every attempt went to a local endpoint
 EGRESS_REDACTED = "redacted"  # left the host, every non-local attempt masked
@@ -160,6 +165,7 @@ class Rollup:
     def __init__(self, items: Items = _items) -> None:
         self.cells: dict[Key, list[float]] = {}
         self._items = items
+        self._local = items is _items  # a partial backfill (egress_items) adds no local-cost cells
 
     def add(self, r: RequestRecord) -> None:
         tier = r.tier or ""
@@ -181,6 +187,9 @@ class Rollup:
                     c[4] += lat
                 else:
                     c[0] += 1
+        if r.local_cost_usd and self._local:
+            for res in RESOLUTIONS:
+                _add_local(cells, (res, int(r.ts // res) * res, DIM_LOCAL_COST, tier, ""), r)
 
     def extend(self, records: Iterable[RequestRecord]) -> Rollup:
         recs = records if isinstance(records, list) else list(records)
@@ -214,6 +223,8 @@ class Rollup:
                     c[4] += r.latency_ms
                 else:
                     c[0] += 1
+            if r.local_cost_usd and self._local:
+                _add_local(acc, (DIM_LOCAL_COST, tier, ""), r)
         for res, t in zip(RESOLUTIONS, starts, strict=True):
             for (dim, tier, key), c in acc.items():
                 self.cells[(res, t, dim, tier, key)] = list(c)
@@ -221,6 +232,19 @@ class Rollup:
     def rows(self) -> list[tuple[Any, ...]]:
         """Upsert parameters, sorted by key so concurrent writers lock cells in the same order."""
         return [(*k, int(c[0]), c[1], int(c[2]), int(c[3]), c[4]) for k, c in sorted(self.cells.items())]
+
+
+def _add_local(cells: dict[Any, list[float]], k: Any, r: RequestRecord) -> None:
+    """A ``localcost`` cell: count, local cost, tokens and latency of a record with a local cost."""
+    c = cells.get(k)
+    if c is None:
+        cells[k] = [1, r.local_cost_usd, r.prompt_tokens, r.completion_tokens, r.latency_ms]
+    else:
+        c[0] += 1
+        c[1] += r.local_cost_usd
+        c[2] += r.prompt_tokens
+        c[3] += r.completion_tokens
+        c[4] += r.latency_ms
 
 
 def rows_for(records: Sequence[RequestRecord]) -> list[tuple[Any, ...]]:

@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from smallfirst.core.errors import BadRequestError
-from smallfirst.store.rollup import DIM_STATUS, RESOLUTIONS
+from smallfirst.store.rollup import DIM_LOCAL_COST, DIM_STATUS, RESOLUTIONS
 
 Execute = Callable[[str, Sequence[Any]], list[tuple[Any, ...]]]
 
@@ -48,7 +48,8 @@ def summarize(execute: Execute, since: float, until: float, bucket_s: int) -> di
 
     Returns ``{"since", "until", "bucket_s", "series": [[t, tier, status, n, cost_usd, prompt_tokens,
     completion_tokens], …], "facets": [[dim, tier, key, n, cost_usd, prompt_tokens, completion_tokens,
-    latency_ms_sum], …]}`` with plain ints, floats and strings.
+    latency_ms_sum], …], "local_series": [[t, local_cost_usd], …]}`` with plain ints, floats and strings
+    (``local_series``: own-hardware cost per bucket, from the ``localcost`` cells).
     """
     if bucket_s < 60 or bucket_s % 60:
         raise BadRequestError(f"bucket_s must be a positive multiple of 60 seconds, not {bucket_s}",
@@ -64,6 +65,10 @@ def summarize(execute: Execute, since: float, until: float, bucket_s: int) -> di
     series = execute(
         f"SELECT (t / CAST(? AS BIGINT)) * CAST(? AS BIGINT) AS bt, tier, key, {_SUMS} FROM ({src}) AS s "
         "GROUP BY bt, tier, key ORDER BY bt, tier, key", [bucket_s, bucket_s, *args])
+    fine = [r for r in levels if bucket_s % r == 0]
+    src, args = _source(m0, m1, fine, f" AND dim = '{DIM_LOCAL_COST}'")
+    local = execute(f"SELECT (t / CAST(? AS BIGINT)) * CAST(? AS BIGINT) AS bt, SUM(cost_usd) FROM ({src}) AS s "
+                    "GROUP BY bt ORDER BY bt", [bucket_s, bucket_s, *args])
     src, args = _source(m0, m1, levels, "")
     facets = execute(
         f"SELECT dim, tier, key, {_SUMS}, SUM(latency_ms) FROM ({src}) AS s "
@@ -73,4 +78,5 @@ def summarize(execute: Execute, since: float, until: float, bucket_s: int) -> di
         "series": [[int(t), tier, int(key), int(n), float(c), int(p), int(o)] for t, tier, key, n, c, p, o in series],
         "facets": [[d, tier, key, int(n), float(c), int(p), int(o), float(lat)]
                    for d, tier, key, n, c, p, o, lat in facets],
+        "local_series": [[int(t), float(c)] for t, c in local],
     }

@@ -133,6 +133,7 @@
     setText("kpi-local-share", t.served ? fmtPct(localShare) : "–", localShare);
     setText("kpi-local-target", fmtPct(localTarget), localTarget);
     setText("kpi-cost", fmtUsd(s.cost.actual_usd), s.cost.actual_usd);
+    setText("kpi-local-cost", fmtUsd(s.cost.local_usd || 0), s.cost.local_usd || 0);
     setText("kpi-baseline", fmtUsd(s.cost.baseline_usd), s.cost.baseline_usd);
     setText("kpi-baseline-model", s.cost.baseline ? s.cost.baseline.model : "no price");
     setText("kpi-savings", fmtUsd(s.cost.savings_usd), s.cost.savings_usd);
@@ -140,7 +141,8 @@
       s.cost.savings_pct);
     const b = s.cost.baseline;
     setText("savings-formula", b
-      ? "all-frontier estimate − actual cost. The estimate prices every answered request's logged prompt and "
+      ? "all-frontier estimate − API spend − local cost (" + localBasis(s.cost.local_basis || []) + "). "
+        + "The estimate prices every answered request's logged prompt and "
         + "completion tokens at " + b.model + " ($" + b.input_per_mtok + " / $" + b.output_per_mtok
         + " per million tokens in / out, " + b.source + "); a frontier model would use other token counts, "
         + "so this is not a measured saving."
@@ -242,7 +244,7 @@
     const pts = [[s.range.since_ts, 0, 0]];
     for (const p of s.series) {  // a step per bucket: flat until the bucket, its cost added by its end
       pts.push([Math.max(p.t, s.range.since_ts), a, b]);
-      a += p.cost_usd;
+      a += p.cost_usd + (p.local_cost_usd || 0);  // API spend + own hardware
       b += p.baseline_cost_usd || 0;
       pts.push([Math.min(p.t + s.range.bucket_s, s.range.until_ts), a, b]);
     }
@@ -259,9 +261,16 @@
       f.root.appendChild(path);
     };
     line(2, "#8a93a6", "6 4", "all-frontier baseline");
-    line(1, COLORS[0], "", "actual cost");
+    line(1, COLORS[0], "", "actual cost (API spend + local hardware)");
     f.root.appendChild(svg("text", { x: f.W - f.R, y: f.T + 12, "text-anchor": "end" },
       "— actual   - - all-frontier" + (s.cost.baseline ? " (" + s.cost.baseline.model + ")" : "")));
+  }
+
+  function localBasis(basis) {  // how answers on own hardware are priced
+    if (!basis.length) return "no endpoint is priced as own hardware";
+    return basis.map((b) => b.tier + ": $" + b.hardware_usd + " over " + b.lifetime_years + " y at "
+      + Math.round(100 * b.utilisation) + " % use + " + b.watts + " W at $" + b.usd_per_kwh + "/kWh, per "
+      + b.seconds).join("; ");
   }
 
   function tierTable(s) {
@@ -275,7 +284,9 @@
       const cell = (cls, text, v) => el("td", { className: cls, "data-value": v == null ? "" : String(v) }, text);
       tr.append(name, cell("requests", fmtInt(x.requests), x.requests), cell("share", fmtPct(x.share), x.share),
         cell("target", fmtPct(x.target), x.target), cell("errors", fmtInt(x.errors), x.errors),
-        cell("cost", fmtUsd(x.cost_usd), x.cost_usd), cell("p50", fmtMs(x.latency_p50_ms), x.latency_p50_ms),
+        cell("cost", fmtUsd(x.cost_usd), x.cost_usd),
+        cell("local-cost", fmtUsd(x.local_cost_usd || 0), x.local_cost_usd || 0),
+        cell("p50", fmtMs(x.latency_p50_ms), x.latency_p50_ms),
         cell("p95", fmtMs(x.latency_p95_ms), x.latency_p95_ms), cell("ttft", fmtMs(x.ttft_p50_ms), x.ttft_p50_ms));
       return tr;
     });
