@@ -6,6 +6,7 @@ is kept (exit 3); too little traffic is one line (exit 1); no running artifact i
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -123,3 +124,37 @@ def test_too_little_traffic_and_no_running_router(cli: Run, tmp_path: Path) -> N
     assert r.returncode == 1 and r.stdout == ""
     line = r.stderr.strip().splitlines()[0]
     assert "router retrain needs at least 28 prompts with outcomes for every tier (local, frontier), found 6" in line
+
+
+def test_a_running_gateway_serves_the_promoted_router_without_a_restart(cli: Run, tmp_path: Path) -> None:
+    """The flywheel end to end: a gateway serves with the running router; retrain promotes; the same gateway,
+    not restarted, routes with the new one (decisions flip, identity on the admin API)."""
+    from smallfirst.config.loader import load
+    from smallfirst.routing.reload import sha12
+
+    db, art = tmp_path / "log.db", tmp_path / "router.npz"
+    serve(db, 40)
+    running_router(art)
+    cfg = config(tmp_path, db, art)
+    settings = load(cfg)
+    settings = settings.model_copy(update={"routing": settings.routing.model_copy(update={"reload_interval_s": 0.05,
+                                                                                          "governor_window": 0})})
+    fresh = "write a short poem about the sea, take 999"
+    with running(create_app(settings)) as url, httpx.Client(base_url=url, timeout=10) as admin, \
+            openai.OpenAI(base_url=url + "/v1", api_key="x", max_retries=0) as client:
+        def tier() -> str:
+            raw = client.chat.completions.with_raw_response.create(
+                model="smallfirst/auto", messages=[{"role": "user", "content": fresh}])
+            return raw.headers["x-smallfirst-tier"]
+
+        assert tier() == "frontier"  # the running router thinks poems need the frontier
+        r = retrain(cli, cfg)
+        assert r.returncode == 0 and "PROMOTE" in r.stdout, r.stdout + r.stderr
+        for _ in range(200):  # the next decisions after the watch saw the files (every 0.05 s)
+            if admin.get("/admin/api/router").json()["artifact_sha256"] == sha12(art):
+                break
+            tier()
+            time.sleep(0.02)
+        st = admin.get("/admin/api/router").json()
+        assert st["artifact_sha256"] == sha12(art) and st["reloads"]["ok"] >= 1 and st["reloads"]["failed"] == 0
+        assert tier() == "local"  # the promoted router, served by the same process
