@@ -41,7 +41,7 @@ def eval_command(
 ) -> None:
     """Score a trained router on another outcomes file without retraining: APGR/AUC (two tiers), cost-quality
     figures beside the null band, and the realised mix, cost and quality at its calibrated thresholds."""
-    from smallfirst.cli.router import load_rows
+    from smallfirst.cli.router_data import load_rows
     from smallfirst.routing.evaluate_artifact import evaluate, print_eval
     from smallfirst.routing.learned import ThresholdsFile, thresholds_path_for
     from smallfirst.routing.model import LinearRouterModel

@@ -150,7 +150,7 @@ def summarise(run: Run, pass_threshold: float = 0.5, quality_target: float = 0.9
     several endpoints counts their mean)."""
     from smallfirst.core.errors import BadRequestError
     from smallfirst.routing import metrics as M
-    from smallfirst.routing.benchmark import oracle_points
+    from smallfirst.routing.sweep import oracle_points
 
     targets = [_target_stats(run, t.key, pass_threshold) for t in run.targets]
     task_type = {t.id: t.type for t in run.tasks}

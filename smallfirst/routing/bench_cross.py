@@ -25,6 +25,7 @@ from smallfirst.routing.bench_thresholds import HeldOut, fold_scores, realised
 from smallfirst.routing.candidates import BenchContext
 from smallfirst.routing.model import F64
 from smallfirst.routing.outcomes import OutcomeTable
+from smallfirst.routing.sweep import cost_quality_points
 
 MAX_DOMAINS = 8
 MIN_PROMPTS = 20
@@ -64,8 +65,6 @@ def _apgr_band(sc: F64, seed: int = 0) -> list[float]:
 
 def _one_domain(ctx: BenchContext, candidates: Sequence[str], tr: Any, te: Any,
                 target_mix: Sequence[float] | None, progress: Any) -> dict[str, Any]:
-    from smallfirst.routing.benchmark import cost_quality_points
-
     table = ctx.table
     sc, co = table.scores[te], table.costs[te]
     k = len(table.tiers)

@@ -1,6 +1,6 @@
 """Cost-quality figures of a router sweep for any number of tiers, and the null band they are read against.
 
-From the (cost, quality) points of a threshold sweep (:func:`smallfirst.routing.benchmark.cost_quality_points`)
+From the (cost, quality) points of a threshold sweep (:func:`smallfirst.routing.sweep.cost_quality_points`)
 and their upper hull: AIQ, the cost needed for 95 % and 90 % of the top tier's quality, and the quality
 reached at a budget (a share of the way from the cheapest tier's cost to the dearest's). The **null band**
 pushes random scores through the *same* sweep: a router whose figure is inside the band has shown nothing

@@ -13,7 +13,6 @@ per seed, then mean (± sd) — beside a null band: random scores through the sa
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,10 +22,10 @@ import numpy as np
 from smallfirst.routing import metrics as M
 from smallfirst.routing.bench_curves import figures, null_band, outside
 from smallfirst.routing.bench_thresholds import HeldOut, fold_scores, realised
-from smallfirst.routing.calibrate import choose_tiers
 from smallfirst.routing.candidates import CANDIDATES, BenchContext
 from smallfirst.routing.model import F64
 from smallfirst.routing.outcomes import OutcomeTable
+from smallfirst.routing.sweep import cost_quality_points, oracle_points
 from smallfirst.routing.train import grouped_folds
 
 Progress = Callable[[int], None]
@@ -47,6 +46,16 @@ class BenchResult:
     points: dict[str, tuple[F64, F64]] = field(default_factory=dict)  # name → cost-quality hull points
 
 
+def best_held_out(routers: dict[str, dict[str, Any]]) -> str:
+    """The cheapest router at training-fold thresholds among those meeting the 95 % target in at least half
+    the folds; when none does, the one closest to it in quality."""
+    q = {nm: e["held_out"]["q95"] for nm, e in routers.items()}
+    ok = [nm for nm, h in q.items() if (h.get("met") or 0.0) >= 0.5]
+    if ok:
+        return min(ok, key=lambda nm: q[nm].get("cost_share") or 0.0)
+    return max(q, key=lambda nm: q[nm].get("quality_share") or 0.0)
+
+
 def _mean(xs: Sequence[float | None]) -> float | None:
     vals = [x for x in xs if x is not None and not np.isnan(x)]
     return float(np.mean(vals)) if vals else None
@@ -55,34 +64,6 @@ def _mean(xs: Sequence[float | None]) -> float | None:
 def _fold_metrics(route: F64, w: F64, s: F64) -> dict[str, float | None]:
     c, q = M.quality_curve(route, w, s)
     return M.two_tier_summary(c, q, float(w.mean()), float(s.mean()))
-
-
-def cost_quality_points(goodness: F64, scores: F64, costs: F64, grid: int = 21) -> tuple[F64, F64]:
-    """(cost, quality) of a router swept over thresholds on per-tier percentile-normalised goodness."""
-    n, k1 = goodness.shape
-    ranks = np.argsort(np.argsort(goodness, axis=0, kind="stable"), axis=0) / max(n - 1, 1)
-    levels = np.linspace(0.0, 1.0001, grid)
-    combos = itertools.product(levels, repeat=k1) if k1 <= 2 else ((lv,) * k1 for lv in levels)
-    xs, ys = [], []
-    rows = np.arange(n)
-    for thr in combos:
-        pick = choose_tiers(ranks, np.asarray(thr))
-        xs.append(float(costs[rows, pick].mean()))
-        ys.append(float(scores[rows, pick].mean()))
-    return np.array(xs), np.array(ys)
-
-
-def oracle_points(scores: F64, costs: F64, grid: int = 200) -> tuple[F64, F64]:
-    """The oracle for N tiers: per prompt argmax(quality − λ·cost), cheapest on ties; λ swept."""
-    span = float(np.ptp(costs)) or 1.0
-    xs, ys = [], []
-    rows = np.arange(len(scores))
-    for lam in np.r_[0.0, np.geomspace(1e-4, 1e3, grid)] / span:
-        util = scores - lam * costs - 1e-12 * np.arange(scores.shape[1])
-        pick = np.argmax(util, axis=1)
-        xs.append(float(costs[rows, pick].mean()))
-        ys.append(float(scores[rows, pick].mean()))
-    return np.array(xs), np.array(ys)
 
 
 def run_bench(table: OutcomeTable, candidates: Sequence[str], folds: int = 5, seeds: Sequence[int] = (0,),
@@ -152,8 +133,7 @@ def run_bench(table: OutcomeTable, candidates: Sequence[str], folds: int = 5, se
         for name in candidates:
             result.summary["routers"][name]["held_out"] = ho.summary(name)
         result.summary["held_out"] = ho.describe()
-        result.summary["best_held_out"] = min(
-            candidates, key=lambda nm: result.summary["routers"][nm]["held_out"]["q95"].get("cost_share") or 1e9)
+        result.summary["best_held_out"] = best_held_out({nm: result.summary["routers"][nm] for nm in candidates})
     if cross_domain:
         from smallfirst.routing.bench_cross import cross_domain_figures
 

@@ -52,7 +52,7 @@ def _apgr_band(sc: F64) -> list[float]:
 def evaluate(model: LinearRouterModel, table: OutcomeTable, thresholds: ThresholdsFile | None = None,
              goodness: F64 | None = None) -> dict[str, Any]:
     """Summary of the artifact on ``table`` (tiers in the artifact's order)."""
-    from smallfirst.routing.benchmark import cost_quality_points, oracle_points
+    from smallfirst.routing.sweep import cost_quality_points, oracle_points
 
     if tuple(table.tiers) != tuple(model.tiers):
         raise BadRequestError(f"the table's tiers {', '.join(table.tiers)} are not the artifact's "

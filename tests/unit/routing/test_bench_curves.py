@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from smallfirst.routing.bench_curves import cost_for, figures, null_band, outside, quality_at
-from smallfirst.routing.benchmark import cost_quality_points
+from smallfirst.routing.sweep import cost_quality_points
 
 
 def test_cost_and_quality_read_off_the_upper_hull() -> None:
