@@ -57,6 +57,7 @@ class Tallies(Collector):
         self.requests: dict[tuple[str, str, str], int] = {}
         self.tokens: dict[tuple[str, str, str], int] = {}
         self.cost: dict[tuple[str, str], float] = {}
+        self.local_cost: dict[tuple[str, str], float] = {}  # own hardware + energy (smallfirst.core.local_cost)
         self.latency = Buckets("smallfirst_request_latency_seconds", "End-to-end latency of answered requests",
                                "tier", buckets)
         self.ttft = Buckets("smallfirst_time_to_first_token_seconds", "Time to first token of streams", "tier",
@@ -79,3 +80,9 @@ class Tallies(Collector):
         for c, usd in self.cost.items():
             cost.add_metric(list(c), usd)
         yield cost
+        local = CounterMetricFamily("smallfirst_local_cost_usd", "Cost in USD of work on own hardware (amortised "
+                                    "price + energy, [costs.local]; not in smallfirst_cost_usd)",
+                                    labels=["tier", "model"])
+        for c, usd in self.local_cost.items():
+            local.add_metric(list(c), usd)
+        yield local

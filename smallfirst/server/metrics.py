@@ -81,6 +81,9 @@ class Metrics:
         if r.cost_usd:
             c = (tier, model)
             t.cost[c] = t.cost.get(c, 0.0) + r.cost_usd
+        if r.local_cost_usd:
+            c = (tier, model)
+            t.local_cost[c] = t.local_cost.get(c, 0.0) + r.local_cost_usd
         if r.tier and r.status == 200:
             t.latency.observe(tier, r.latency_ms / 1000.0)
             if len(self._window) == self._window.maxlen:

@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 import openai
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from smallfirst.cli.report import overview_for
 from smallfirst.config.loader import parse
@@ -46,6 +47,7 @@ def test_local_answers_carry_their_local_cost_and_savings_subtract_it(gateway: G
         assert chunks
         rows = log_rows(app)
         summary = httpx.get(url + "/admin/api/summary").json()
+        scrape = httpx.get(url + "/metrics").text
 
     by_tier: dict[str, list[Any]] = {}
     for row in rows:
@@ -79,3 +81,8 @@ def test_local_answers_carry_their_local_cost_and_savings_subtract_it(gateway: G
         assert tiers["local"]["local_cost_usd"] == pytest.approx(sum(r.local_cost_usd for r in by_tier["local"]),
                                                                  rel=1e-6)
         assert tiers["frontier"]["local_cost_usd"] == 0.0
+    metric = {smp.labels["tier"]: smp.value for fam in text_string_to_metric_families(scrape) for smp in fam.samples
+              if smp.name == "smallfirst_local_cost_usd_total"}
+    assert metric.keys() == {"local", "mid"}
+    assert metric["local"] == pytest.approx(sum(r.local_cost_usd for r in by_tier["local"]))
+    assert metric["mid"] == pytest.approx(mid.local_cost_usd)
