@@ -99,6 +99,7 @@ class LeanServer:
         self.should_exit = False
         self.force_exit = False
         self._signals: list[int] = []
+        self._raised: BaseException | None = None  # what a Python signal handler raised (see _on_loop_error)
 
     def run(self, sockets: list[socket.socket] | None = None) -> None:
         main = threading.current_thread() is threading.main_thread()
@@ -113,6 +114,9 @@ class LeanServer:
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
+        if self._raised is not None:
+            raised, self._raised = self._raised, None
+            raise raised
         for caught in reversed(self._signals):  # as uvicorn does: the process then ends as the signal asked
             signal.raise_signal(caught)
 
@@ -127,6 +131,7 @@ class LeanServer:
                     log.error("the app raised on the lifespan scope", exc_info=life.error)
                 return
         loop = asyncio.get_running_loop()
+        loop.set_exception_handler(self._on_loop_error)
         state = self.state
         self._tick()
 
@@ -170,6 +175,21 @@ class LeanServer:
 
     def _tick(self) -> None:
         self.state.date = b"date: " + formatdate(usegmt=True).encode() + b"\r\n"
+
+    def _on_loop_error(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        """An exception no task, future or connection owns stops the server and is raised from ``run()``.
+
+        uvloop runs Python signal handlers as loop callbacks and only logs what they raise; a handler that
+        raises to interrupt (pytest-timeout's SIGALRM, a user's own) must stop the server as it would stop
+        plain Python code, not be swallowed while the server runs on.
+        """
+        err = context.get("exception")
+        owned = any(key in context for key in ("task", "future", "transport", "protocol"))
+        if isinstance(err, BaseException) and not owned and self._raised is None:
+            self._raised = err
+            self.should_exit = self.force_exit = True
+            return
+        loop.default_exception_handler(context)
 
     def _on_signal(self, sig: int, frame: Any = None) -> None:
         if self.should_exit and sig == signal.SIGINT:  # a second Ctrl-C: stop without waiting

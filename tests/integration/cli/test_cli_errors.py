@@ -31,7 +31,7 @@ def test_version(cli: Run) -> None:
 @pytest.mark.parametrize(("args", "expected"), [
     (("bogus",), "No such command 'bogus'"),
     (("serv",), "Did you mean 'serve'?"),
-    (("router", "trian"), "Did you mean 'train'?"),
+    (("router", "trian"), "Did you mean 'train', 'retrain'?"),
     (("--verison",), "did you mean --version?"),
     (("eval", "--quite", "t.jsonl"), "--quiet"),
     (("eval", "--concurrency", "0", "t.jsonl"), "'--concurrency'"),

@@ -179,9 +179,15 @@ def test_config_validate_refuses_local_on_a_remote_url(tmp_path: Path) -> None:
 
 
 def test_serve_banner_prints_each_endpoint_location(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import uvicorn
+    from smallfirst.server import runner
 
-    monkeypatch.setattr(uvicorn, "run", lambda *a, **kw: None)  # the banner only; no server
+    class NoServer:  # the banner only; no server
+        started = should_exit = False
+
+        def run(self, sockets: object = None) -> None:
+            return None
+
+    monkeypatch.setattr(runner, "http_server", lambda *a, **kw: NoServer())
     cfg = tmp_path / "smallfirst.toml"
     cfg.write_text(f'[log]\npath = "{tmp_path / "log.db"}"\n'
                    '[[tiers]]\nname = "local"\nendpoints = [{backend = "fake", model = "echo"}]\n'

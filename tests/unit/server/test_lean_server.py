@@ -204,3 +204,39 @@ def test_shutdown_lets_a_running_request_finish_then_runs_the_lifespan_shutdown(
     assert app.lifespan == ["lifespan.startup", "lifespan.shutdown"]
     with pytest.raises(httpx.ConnectError):
         httpx.get(f"http://127.0.0.1:{port}/echo", timeout=2)
+
+
+_RAISING_HANDLER = """
+import signal
+from smallfirst.server.lean import LeanServer
+
+async def app(scope, receive, send):
+    while True:
+        m = await receive()
+        if m["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        else:
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+
+def interrupt(*_):
+    raise TimeoutError("interrupted by SIGALRM")
+
+signal.signal(signal.SIGALRM, interrupt)
+signal.setitimer(signal.ITIMER_REAL, 0.5)
+try:
+    LeanServer(app, host="127.0.0.1", port=0).run()
+except TimeoutError as err:
+    print("raised:", err)
+"""
+
+
+def test_an_exception_from_a_signal_handler_stops_the_server_and_is_raised() -> None:
+    # uvloop only logs what a Python signal handler raises; the server must not run on (pytest-timeout's
+    # SIGALRM could never interrupt a test serving in the main thread)
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", _RAISING_HANDLER], capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0, done.stderr
+    assert "raised: interrupted by SIGALRM" in done.stdout
