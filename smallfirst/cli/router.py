@@ -132,7 +132,7 @@ def train(
     model = dataclasses.replace(model, meta={**model.meta, "source": source, "models": table.meta.get("models", {}),
                                              "tier_costs": parse_tier_costs(tier_costs)})
     path = model.save(out)
-    con = Console()
+    con = Console(soft_wrap=True)  # lines a user copies (paths, the next command) are never broken
     con.print(f"trained [bold]{model.meta['kind']}[/] router (C={model.meta['c']}, features {model.features}) "
               f"on {len(table)} prompts "
               f"(tiers {', '.join(table.tiers)}; {table.dropped} dropped) in {model.meta['train_seconds']} s")
@@ -211,7 +211,7 @@ def calibrate(
     tf = ThresholdsFile(tiers=tiers, thresholds=C.thresholds_dict(tiers, thr), method=method,
                         target_mix=mix_d, quality_target=qt, expected=expected, source=source)
     path = tf.save(out or thresholds_path_for(artifact))
-    con = Console()
+    con = Console(soft_wrap=True)  # lines a user copies (paths, the next command) are never broken
     shown = ", ".join(f"{t} ≥ {v:.4f}" for t, v in tf.thresholds.items())
     con.print(f"thresholds ({method}, on {source}): {shown}")
     con.print("expected mix: " + ", ".join(f"{t} {100 * v:.1f}%" for t, v in expected["mix"].items())

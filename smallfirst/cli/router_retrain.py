@@ -36,7 +36,7 @@ def _print(result: dict[str, Any]) -> None:
         table.add_row(name, sha or "–", "–" if ev["apgr"] is None else f"{ev['apgr']:.3f}", *by,
                       f"{ev['quality']:.3f}", f"{ev['cost']:.3f}",
                       " / ".join(f"{t} {_pct(v)}" for t, v in ev["mix"].items()))
-    con = Console()
+    con = Console(soft_wrap=True)  # lines a user copies (paths, the next command) are never broken
     con.print(table)
     con.print(result["reason"])
 

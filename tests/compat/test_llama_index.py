@@ -42,4 +42,4 @@ def test_embeddings(target: Target, http: httpx.Client) -> None:
             vector: list[float] = await aemb.aget_text_embedding("a blue car")
             return vector
 
-    assert asyncio.run(go()) == pytest.approx(b)
+    assert asyncio.run(go()) == pytest.approx(b, abs=1e-5)  # batched and single runs differ in float32 rounding
