@@ -60,7 +60,7 @@ def test_local_answers_carry_their_local_cost_and_savings_subtract_it(gateway: G
         assert row.attempts[-1].local_cost_usd == pytest.approx(row.local_cost_usd)
     (mid,) = by_tier["mid"]  # [costs.local] figures, the default lifetime and utilisation, measured seconds
     cpu = per_s(SHARED["hardware_usd"], 2.0, 1.0, SHARED["watts"], SHARED["usd_per_kwh"])
-    assert mid.attempts[-1].latency_ms >= 40
+    assert mid.attempts[-1].latency_ms >= 35  # the fake sleeps 40 ms; libuv timers have 1 ms granularity
     assert mid.local_cost_usd == pytest.approx(mid.attempts[-1].latency_ms / 1000 * cpu, rel=1e-3)
     (front,) = by_tier["frontier"]
     assert front.local_cost_usd == 0.0 and front.cost_usd > 0  # an API: spend, not own hardware
